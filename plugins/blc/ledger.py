@@ -1,0 +1,106 @@
+"""The source_file ledger: what was seen, what became of it. Keys on content (sha256), never on time."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+#: Statuses after which the same content is not ingested again (unless forced).
+SETTLED = ("loaded", "processed", "quarantined")
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    file_id: int
+    uri: str
+    sha256: str
+    status: str
+    cell_id: str | None
+    error: str | None
+    rows: int | None
+    format: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_COLUMNS = "file_id, uri, sha256, status, cell_id, error, rows, format"
+
+
+def _entry(row: Any) -> LedgerEntry | None:
+    return LedgerEntry(**row._mapping) if row is not None else None
+
+
+def by_sha256(conn: Connection, sha256: str) -> LedgerEntry | None:
+    row = conn.execute(
+        sa.text(f"select {_COLUMNS} from blc.source_file where sha256 = :sha"), {"sha": sha256}
+    ).first()
+    return _entry(row)
+
+
+def by_id(conn: Connection, file_id: int) -> LedgerEntry | None:
+    row = conn.execute(
+        sa.text(f"select {_COLUMNS} from blc.source_file where file_id = :id"), {"id": file_id}
+    )
+    return _entry(row.first())
+
+
+def seen_etag(conn: Connection, uri: str, etag: str) -> bool:
+    """True when this URI was already registered with the same size and mtime (no need to hash it)."""
+    query = "select 1 from blc.source_file where uri = :uri and etag = :etag limit 1"
+    return conn.execute(sa.text(query), {"uri": uri, "etag": etag}).first() is not None
+
+
+def register(
+    conn: Connection, *, uri: str, sha256: str, size_bytes: int, etag: str | None, status: str
+) -> LedgerEntry:
+    """Insert the content if new; a known content keeps its row (and its status)."""
+    row = conn.execute(
+        sa.text(
+            "insert into blc.source_file (uri, sha256, size_bytes, etag, status)"
+            " values (:uri, :sha, :size, :etag, :status)"
+            " on conflict (sha256) do update set updated_at = now()"
+            f" returning {_COLUMNS}"
+        ),
+        {"uri": uri, "sha": sha256, "size": size_bytes, "etag": etag, "status": status},
+    ).one()
+    entry = _entry(row)
+    assert entry is not None
+    return entry
+
+
+def update(conn: Connection, file_id: int, **fields: Any) -> None:
+    allowed = {"status", "error", "rows", "cell_id", "format", "parser_version", "cycle_rule", "uri", "etag"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValueError(f"not ledger fields: {sorted(unknown)}")
+    assignments = ", ".join(f"{name} = :{name}" for name in fields)
+    extra = ", loaded_at = now()" if fields.get("status") == "loaded" else ""
+    conn.execute(
+        sa.text(
+            f"update blc.source_file set {assignments}{extra}, updated_at = now() where file_id = :file_id"
+        ),
+        {**fields, "file_id": file_id},
+    )
+
+
+def start_attempt(conn: Connection, file_id: int) -> None:
+    conn.execute(
+        sa.text(
+            "update blc.source_file set status = 'ingesting', error = null, attempts = attempts + 1,"
+            " updated_at = now() where file_id = :id"
+        ),
+        {"id": file_id},
+    )
+
+
+def superseded_by(conn: Connection, uri: str, file_id: int) -> list[int]:
+    """Earlier contents of the same URI, whose rows the new content replaces."""
+    rows = conn.execute(
+        sa.text("select file_id from blc.source_file where uri = :uri and file_id <> :id"),
+        {"uri": uri, "id": file_id},
+    )
+    return [r.file_id for r in rows]

@@ -1,0 +1,129 @@
+"""Thin Airflow operators over the pipeline steps, for our DAGs and for users' own DAGs.
+
+Each stores its arguments, declares ``template_fields``, and makes one pipeline call in ``execute``;
+settings and connections are read at run time, never at DAG parse time. Return values are small and
+JSON-safe (XCom carries ids, URIs and counts, never frames).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import PurePosixPath
+from typing import Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
+
+
+def _file_label(uri: str) -> str:
+    return PurePosixPath(uri).name or uri
+
+
+class DiscoverCyclerFilesOperator(BaseOperator):
+    """List the share folders, keep files that stopped changing and are new to the ledger; return URIs."""
+
+    template_fields: Sequence[str] = ("share_dirs",)
+
+    def __init__(self, *, share_dirs: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.share_dirs = share_dirs
+
+    def execute(self, context: Any) -> list[str]:
+        import dataclasses
+        from pathlib import Path
+
+        from blc.pipeline import discover
+        from blc.settings import get_settings
+
+        settings = get_settings()
+        if self.share_dirs:
+            dirs = tuple(Path(p.strip()).resolve() for p in self.share_dirs.split(",") if p.strip())
+            settings = dataclasses.replace(settings, share_dirs=dirs)
+        return discover(settings)
+
+
+class CyclerFileIngestOperator(BaseOperator):
+    """Parse, validate and publish one cycler file given by URI. A file that fails its checks is
+    quarantined (ledger + validation_result) and the task fails without retrying: retrying cannot fix
+    content. A file whose content is already in the ledger is a no-op."""
+
+    template_fields: Sequence[str] = ("uri", "cell_id", "project", "format_name")
+
+    def __init__(
+        self,
+        *,
+        uri: str,
+        cell_id: str | None = None,
+        project: str | None = None,
+        format_name: str | None = None,
+        force: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.uri = uri
+        self.cell_id = cell_id
+        self.project = project
+        self.format_name = format_name
+        self.force = force
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from blc.pipeline import publish_file
+
+        context["file_label"] = _file_label(self.uri)  # names the mapped task instance in the UI
+        outcome = publish_file(
+            self.uri,
+            cell_id=self.cell_id or None,
+            project=self.project or None,
+            format_name=self.format_name or None,
+            force=self.force,
+        )
+        if outcome.status == "quarantined":
+            raise AirflowFailException(f"quarantined {outcome.reason}")
+        self.log.info("%s: %s (%s rows)", outcome.file_label, outcome.status, outcome.rows)
+        return outcome.as_dict()
+
+
+class CellProcessOperator(BaseOperator):
+    """Recompute cycle statistics, capacity fade and the summary of the cells an ingest touched."""
+
+    template_fields: Sequence[str] = ("outcome",)
+
+    def __init__(self, *, outcome: dict[str, Any] | Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.outcome = outcome
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from blc.pipeline import process_cell
+
+        outcome = dict(self.outcome)
+        context["file_label"] = outcome.get("file_label") or _file_label(outcome.get("uri", ""))
+        results = [process_cell(cell).as_dict() for cell in outcome.get("cells_to_process") or []]
+        if not results:
+            self.log.info("%s: %s, nothing to recompute", context["file_label"], outcome.get("status"))
+        return {"file_label": context["file_label"], "status": outcome.get("status"), "cells": results}
+
+
+class RedashRefreshOperator(BaseOperator):
+    """Refresh the Redash queries that read what this run changed. Without BLC_REDASH_URL it logs that it
+    skipped. `results` are the CellProcessOperator return values of the run (missing ones ignored)."""
+
+    template_fields: Sequence[str] = ("results",)
+
+    def __init__(self, *, results: Iterable[dict[str, Any] | None] | Any = (), **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.results = results
+
+    def execute(self, context: Any) -> list[dict[str, Any]]:
+        from blc.pipeline import refresh_dashboards
+
+        changed: set[str] = set()
+        cells: set[str] = set()
+        for result in self.results or []:
+            for cell in (result or {}).get("cells", []):
+                changed.update(cell.get("changed_tables", []))
+                cells.add(cell["cell_id"])
+        outcomes = refresh_dashboards(changed, cells=sorted(cells))
+        failed = [o for o in outcomes if o.get("status") == "failed"]
+        if failed:
+            raise RuntimeError(f"{len(failed)} Redash queries failed to refresh: {failed}")
+        return outcomes

@@ -1,0 +1,613 @@
+"""The pipeline steps. The Airflow operators and the ``blc`` CLI both call these: one implementation, two
+front doors. Each step is idempotent: it replaces what it owns inside one transaction, keyed on content.
+
+    discover → publish_file (fetch, detect, parse, cycles, validate, COPY) → process_cell → refresh_dashboards
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.csv as pacsv
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from blc import db, ledger
+from blc.errors import ConnectorError
+from blc.settings import Settings, get_settings
+from connectors import registry, share
+from connectors.base import ReadResult
+from processors.cycle_stats import CYCLE_STATS_COLUMNS, PROCESSOR_VERSION, compute_cycle_stats
+from processors.cycles import assign_cycles
+
+log = logging.getLogger(__name__)
+
+CANONICAL_SUITE = "canonical_timeseries"
+#: A failed file is offered again by the watcher until it has failed this many times.
+MAX_ATTEMPTS = 3
+
+#: Columns of blc.timeseries filled from the canonical frame (cell_id and file_id are added here).
+TIMESERIES_COLUMNS: tuple[str, ...] = (
+    "record_index",
+    "test_time_second",
+    "unix_time_second",
+    "cycle_index",
+    "cycle_count",
+    "step_count",
+    "step_id",
+    "step_time_second",
+    "current_ampere",
+    "voltage_volt",
+    "power_watt",
+    "charging_capacity_ah",
+    "discharging_capacity_ah",
+    "charging_energy_wh",
+    "discharging_energy_wh",
+    "cycle_charging_capacity_ah",
+    "cycle_discharging_capacity_ah",
+    "cycle_charging_energy_wh",
+    "cycle_discharging_energy_wh",
+    "internal_resistance_ohm",
+    "ambient_temperature_celsius",
+    "surface_temperature_celsius",
+    "temperature_t1_celsius",
+)
+#: Tables a successful ingest changes; the Redash queries reading them are refreshed.
+PUBLISHED_TABLES = ("blc.timeseries", "blc.cycle_stats", "blc.capacity_fade", "blc.cell_summary", "blc.cell")
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    """What became of one file. JSON-safe (Airflow XCom)."""
+
+    uri: str
+    file_label: str
+    status: str  # loaded | skipped | quarantined
+    file_id: int | None = None
+    cell_id: str | None = None
+    format: str | None = None
+    rows: int = 0
+    cycle_rule: str | None = None
+    reason: str | None = None
+    seconds: float = 0.0
+    #: Cells whose statistics must be recomputed (this file's, and any whose rows it replaced).
+    cells_to_process: tuple[str, ...] = field(default_factory=tuple)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["cells_to_process"] = list(self.cells_to_process)
+        return data
+
+
+@dataclass(frozen=True)
+class ProcessOutcome:
+    cell_id: str
+    cycles: int
+    complete_cycles: int
+    processor_version: str
+    seconds: float
+    changed_tables: tuple[str, ...] = PUBLISHED_TABLES
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["changed_tables"] = list(self.changed_tables)
+        return data
+
+
+class Quarantined(Exception):
+    """Raised by callers that want an exception (Airflow) rather than an outcome."""
+
+    def __init__(self, outcome: IngestOutcome) -> None:
+        super().__init__(outcome.reason)
+        self.outcome = outcome
+
+
+def engine_for(settings: Settings) -> Engine:
+    engine = db.get_engine(db.resolve_url(settings))
+    db.upgrade(engine, settings.sql_dir)  # one query when already current
+    return engine
+
+
+# --- discover -------------------------------------------------------------------------------------------
+
+
+def discover(settings: Settings | None = None, *, now: float | None = None) -> list[str]:
+    """URIs of stable files in the share folders that the ledger has not settled yet, registered as
+    'stable'. Files still being written are left for the next poll."""
+    settings = settings or get_settings()
+    engine = engine_for(settings)
+    candidates = share.list_files(settings.share_dirs)
+    stable, settling = share.split_stable(candidates, settings.settle_seconds, now=now)
+    for candidate in settling:
+        log.info("%s: still changing (settle window %ss), next poll", candidate.name, settings.settle_seconds)
+    offered: list[str] = []
+    with engine.begin() as conn:
+        for candidate in stable:
+            if _seen_unchanged(conn, candidate):
+                continue
+            sha = share.sha256_of(candidate.path)
+            known = ledger.by_sha256(conn, sha)
+            if known is not None and (known.status in ledger.SETTLED or known.status == "superseded"):
+                if known.uri != candidate.uri:
+                    log.info(
+                        "%s: same content as file %s (%s), not ingested again",
+                        candidate.name,
+                        known.file_id,
+                        known.uri,
+                    )
+                continue
+            entry = ledger.register(
+                conn,
+                uri=candidate.uri,
+                sha256=sha,
+                size_bytes=candidate.size_bytes,
+                etag=candidate.etag,
+                status="stable",
+            )
+            ledger.update(conn, entry.file_id, etag=candidate.etag)
+            offered.append(candidate.uri)
+    log.info("discovered %d new file(s) in %s", len(offered), ", ".join(map(str, settings.share_dirs)))
+    return offered
+
+
+def _seen_unchanged(conn: Connection, candidate: share.FileCandidate) -> bool:
+    row = conn.execute(
+        sa.text(
+            "select status, attempts from blc.source_file where uri = :uri and etag = :etag"
+            " order by file_id desc limit 1"
+        ),
+        {"uri": candidate.uri, "etag": candidate.etag},
+    ).first()
+    if row is None:
+        return False
+    return not (row.status in ("stable", "failed") and row.attempts < MAX_ATTEMPTS)
+
+
+# --- publish --------------------------------------------------------------------------------------------
+
+
+def fetch(uri: str) -> Path:
+    """A local path for the URI (share files are read in place)."""
+    if uri.startswith(("file:", "/")):
+        path = share.path_from_uri(uri) if uri.startswith("file:") else Path(uri)
+        if not path.is_file():
+            raise FileNotFoundError(f"{uri}: no such file")
+        return path
+    raise ValueError(f"{uri}: unsupported URI scheme (expected file://)")
+
+
+def default_cell_id(path: Path) -> str:
+    """The file name without its extension: the last resort after --cell-id and the file's metadata."""
+    return path.stem
+
+
+def project_name(raw: str) -> str:
+    name = re.sub(r"[^a-z0-9_]+", "_", raw.strip().lower()).strip("_")
+    if not name:
+        raise ValueError(f"project name {raw!r} has no letters or digits")
+    return name
+
+
+def publish_file(
+    uri: str,
+    *,
+    cell_id: str | None = None,
+    project: str | None = None,
+    format_name: str | None = None,
+    force: bool = False,
+    settings: Settings | None = None,
+) -> IngestOutcome:
+    """Fetch, recognise, parse, derive cycles, validate, and COPY one file's rows into blc.timeseries in
+    one transaction that first removes that file's earlier rows. A file that fails is quarantined (the
+    outcome says why) and nothing of it is published; the same content again is a no-op."""
+    started = time.monotonic()
+    settings = settings or get_settings()
+    engine = engine_for(settings)
+    path = fetch(uri)
+    uri = path.resolve().as_uri() if uri.startswith("/") else uri
+    label = path.name
+    sha = share.sha256_of(path)
+    stat = path.stat()
+    etag = share.FileCandidate(uri, path, stat.st_size, stat.st_mtime).etag
+
+    with engine.begin() as conn:
+        known = ledger.by_sha256(conn, sha)
+        if known is not None and known.status in ledger.SETTLED and not force:
+            reason = f"same content as file {known.file_id} ({known.status}), nothing to do"
+            if known.status == "quarantined":
+                reason += f"; it was quarantined: {known.error}"
+            log.info("%s: %s", label, reason)
+            return IngestOutcome(
+                uri,
+                label,
+                "skipped",
+                known.file_id,
+                known.cell_id,
+                known.format,
+                0,
+                reason=reason,
+                seconds=time.monotonic() - started,
+            )
+        entry = ledger.register(
+            conn, uri=uri, sha256=sha, size_bytes=stat.st_size, etag=etag, status="stable"
+        )
+        ledger.update(conn, entry.file_id, uri=uri, etag=etag)
+        ledger.start_attempt(conn, entry.file_id)
+    file_id = entry.file_id
+
+    try:
+        result = registry.read(path, format_name=format_name, timezone=settings.timezone)
+        frame, rule = _with_cycles(result)
+        _validate(frame, result, label, settings)
+    except ConnectorError as exc:
+        return _quarantine(engine, uri, label, file_id, exc, started)
+    except Exception as exc:
+        if _is_validation_failure(exc):
+            return _quarantine(engine, uri, label, file_id, exc, started)
+        with engine.begin() as conn:
+            ledger.update(conn, file_id, status="failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+        raise
+
+    cell = cell_id or str(result.metadata.get("cell_id") or default_cell_id(path))
+    project_label = project_name(project or str(result.metadata.get("project") or settings.default_project))
+    if result.unmapped_columns:
+        log.info(
+            "%s: vendor columns not mapped to BDF (not stored): %s", label, ", ".join(result.unmapped_columns)
+        )
+
+    with engine.begin() as conn:
+        project_id = _ensure_project(conn, project_label)
+        _ensure_cell(conn, cell, project_id, result)
+        earlier = ledger.superseded_by(conn, uri, file_id)
+        replaced_cells = _replace_rows(conn, [file_id, *earlier])
+        for old_id in earlier:
+            conn.execute(
+                sa.text(
+                    "update blc.source_file set status = 'superseded', updated_at = now()"
+                    " where file_id = :id and status in ('loaded', 'processed', 'stable', 'failed')"
+                ),
+                {"id": old_id},
+            )
+        frame.insert(0, "file_id", file_id)
+        frame.insert(0, "cell_id", cell)
+        columns = ["cell_id", "file_id", *(c for c in TIMESERIES_COLUMNS if c in frame.columns)]
+        rows = db.copy_frame(conn, "blc.timeseries", frame, columns)
+        ledger.update(
+            conn,
+            file_id,
+            status="loaded",
+            rows=rows,
+            cell_id=cell,
+            format=result.format,
+            parser_version=result.parser_version,
+            cycle_rule=rule,
+            error=None,
+        )
+        _record_validation(conn, file_id, "canonical", CANONICAL_SUITE, success=True, failed=[])
+    cells = tuple(dict.fromkeys([cell, *replaced_cells]))
+    log.info(
+        "%s: loaded %d rows as cell %s (format %s, cycles by %s)", label, rows, cell, result.format, rule
+    )
+    return IngestOutcome(
+        uri,
+        label,
+        "loaded",
+        file_id,
+        cell,
+        result.format,
+        rows,
+        rule,
+        None,
+        time.monotonic() - started,
+        cells,
+    )
+
+
+def _with_cycles(result: ReadResult) -> tuple[pd.DataFrame, str]:
+    frame = result.frame.copy(deep=False)
+    counter = (
+        frame["cycle_count"].to_numpy(dtype=np.float64, na_value=np.nan) if "cycle_count" in frame else None
+    )
+    assignment = assign_cycles(frame["current_ampere"].to_numpy(dtype=np.float64), counter)
+    frame["cycle_index"] = assignment.cycle_index
+    if "record_index" not in frame or frame["record_index"].isna().any():
+        frame["record_index"] = np.arange(1, len(frame) + 1, dtype=np.int64)
+    return frame, assignment.rule.value
+
+
+def _validate(frame: pd.DataFrame, result: ReadResult, label: str, settings: Settings) -> None:
+    from blc.validation import ValidationFailed, validate_frame  # imports GX: only when a file is read
+
+    report = validate_frame(
+        frame,
+        CANONICAL_SUITE,
+        expectations_dir=settings.expectations_dir,
+        first_data_line=result.first_data_line,
+    )
+    if not report.success:
+        raise ValidationFailed(report, label)
+
+
+def _is_validation_failure(exc: Exception) -> bool:
+    from blc.validation import ValidationFailed
+
+    return isinstance(exc, ValidationFailed)
+
+
+def _quarantine(
+    engine: Engine, uri: str, label: str, file_id: int, exc: Exception, started: float
+) -> IngestOutcome:
+    report = getattr(exc, "report", None)
+    if report is not None:
+        stage, suite, failed = "canonical", report.suite, [f.as_dict() for f in report.failed]
+        evaluated = report.evaluated
+    else:
+        stage, suite, evaluated = "parse", "connector", None
+        failed = [
+            {
+                "rule": getattr(exc, "detail", str(exc)),
+                "line": getattr(exc, "line", None),
+                "error": type(exc).__name__,
+            }
+        ]
+    reason = str(exc) if str(exc).startswith(label) else f"{label}: {exc}"
+    with engine.begin() as conn:
+        ledger.update(conn, file_id, status="quarantined", error=reason)
+        _record_validation(conn, file_id, stage, suite, success=False, failed=failed, evaluated=evaluated)
+    log.warning("quarantined %s", reason)
+    return IngestOutcome(
+        uri, label, "quarantined", file_id, reason=reason, seconds=time.monotonic() - started
+    )
+
+
+def _record_validation(
+    conn: Connection,
+    file_id: int,
+    stage: str,
+    suite: str,
+    *,
+    success: bool,
+    failed: list[dict[str, Any]],
+    evaluated: int | None = None,
+) -> None:
+    conn.execute(
+        sa.text(
+            "insert into blc.validation_result"
+            " (file_id, stage, suite, success, evaluated, failed_expectations)"
+            " values (:file_id, :stage, :suite, :success, :evaluated, cast(:failed as jsonb))"
+        ),
+        {
+            "file_id": file_id,
+            "stage": stage,
+            "suite": suite,
+            "success": success,
+            "evaluated": evaluated,
+            "failed": json.dumps(failed, default=str),
+        },
+    )
+
+
+def _ensure_project(conn: Connection, name: str) -> int:
+    conn.execute(
+        sa.text("insert into blc.project (name) values (:n) on conflict (name) do nothing"), {"n": name}
+    )
+    return int(
+        conn.execute(sa.text("select project_id from blc.project where name = :n"), {"n": name}).scalar_one()
+    )
+
+
+def _ensure_cell(conn: Connection, cell_id: str, project_id: int, result: ReadResult) -> None:
+    metadata = {k: v for k, v in result.metadata.items() if isinstance(v, str | int | float | bool)}
+    conn.execute(
+        sa.text(
+            "insert into blc.cell (cell_id, project_id, nominal_capacity_ah, tester, metadata)"
+            " values (:cell, :project, :nominal, :tester, cast(:metadata as jsonb))"
+            " on conflict (cell_id) do update set metadata = blc.cell.metadata || excluded.metadata"
+        ),
+        {
+            "cell": cell_id,
+            "project": project_id,
+            "nominal": result.metadata.get("nominal_capacity_ah"),
+            "tester": result.format.split("_")[0],
+            "metadata": json.dumps(metadata, default=str),
+        },
+    )
+
+
+def _replace_rows(conn: Connection, file_ids: list[int]) -> list[str]:
+    """Delete the time-series rows of these files; return the cells they belonged to."""
+    cells = (
+        conn.execute(
+            sa.text(
+                "select distinct cell_id from blc.source_file"
+                " where file_id = any(:ids) and cell_id is not null"
+            ),
+            {"ids": file_ids},
+        )
+        .scalars()
+        .all()
+    )
+    conn.execute(sa.text("delete from blc.timeseries where file_id = any(:ids)"), {"ids": file_ids})
+    return list(cells)
+
+
+# --- process --------------------------------------------------------------------------------------------
+
+_SAMPLE_COLUMNS = (
+    "cycle_index",
+    "test_time_second",
+    "current_ampere",
+    "voltage_volt",
+    "charging_capacity_ah",
+    "discharging_capacity_ah",
+    "charging_energy_wh",
+    "discharging_energy_wh",
+    "cycle_charging_capacity_ah",
+    "cycle_discharging_capacity_ah",
+    "cycle_charging_energy_wh",
+    "cycle_discharging_energy_wh",
+)
+
+
+def read_cell_samples(conn: Connection, cell_id: str) -> pd.DataFrame:
+    """The cell's samples, straight from COPY … TO STDOUT (far faster than fetching rows)."""
+    literal = cell_id.replace("'", "''")
+    query = (
+        f"copy (select {', '.join(_SAMPLE_COLUMNS)} from blc.timeseries where cell_id = '{literal}'"
+        " order by test_time_second, file_id, record_index) to stdout with (format csv, header true)"
+    )
+    buffer = io.BytesIO()
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.copy_expert(query, buffer)
+    finally:
+        cursor.close()
+    buffer.seek(0)
+    table = pacsv.read_csv(buffer)
+    return table.to_pandas()
+
+
+def process_cell(cell_id: str, *, settings: Settings | None = None) -> ProcessOutcome:
+    """Recompute the cell's cycle statistics, capacity fade and summary from its stored samples."""
+    started = time.monotonic()
+    settings = settings or get_settings()
+    engine = engine_for(settings)
+    with engine.begin() as conn:
+        # One writer per cell at a time: mapped tasks of several files of one cell would otherwise race.
+        conn.execute(sa.text("select pg_advisory_xact_lock(hashtext(:cell))"), {"cell": cell_id})
+        samples = read_cell_samples(conn, cell_id)
+        stats = compute_cycle_stats(samples)
+        stats.insert(0, "cell_id", cell_id)
+        stats["processor_version"] = PROCESSOR_VERSION
+        formation = _formation_cycles(conn, cell_id)
+        binds = {"cell_id": cell_id, "formation_cycles": formation, "processor_version": PROCESSOR_VERSION}
+        conn.execute(sa.text("delete from blc.cycle_stats where cell_id = :cell_id"), binds)
+        db.copy_frame(conn, "blc.cycle_stats", stats, ["cell_id", *CYCLE_STATS_COLUMNS, "processor_version"])
+        refresh_fade(conn, cell_id, settings=settings, formation_cycles=formation)
+        conn.execute(
+            sa.text(
+                "update blc.source_file set status = 'processed', updated_at = now()"
+                " where cell_id = :cell_id and status = 'loaded'"
+            ),
+            binds,
+        )
+    outcome = ProcessOutcome(
+        cell_id,
+        len(stats),
+        int(stats["complete"].sum()) if len(stats) else 0,
+        PROCESSOR_VERSION,
+        time.monotonic() - started,
+    )
+    log.info(
+        "cell %s: %d cycles (%d complete) in %.2fs",
+        cell_id,
+        outcome.cycles,
+        outcome.complete_cycles,
+        outcome.seconds,
+    )
+    return outcome
+
+
+def refresh_fade(
+    conn: Connection, cell_id: str, *, settings: Settings, formation_cycles: int | None = None
+) -> None:
+    """Rebuild the cell's capacity_fade and cell_summary rows from its cycle_stats (sql/processors)."""
+    formation = _formation_cycles(conn, cell_id) if formation_cycles is None else formation_cycles
+    binds = {"cell_id": cell_id, "formation_cycles": formation, "processor_version": PROCESSOR_VERSION}
+    for table in ("blc.cell_summary", "blc.capacity_fade"):
+        conn.execute(sa.text(f"delete from {table} where cell_id = :cell_id"), binds)
+    conn.execute(sa.text(db.load_sql("processors/capacity_fade", settings.sql_dir)), binds)
+    conn.execute(sa.text(db.load_sql("processors/cell_summary", settings.sql_dir)), binds)
+
+
+def _formation_cycles(conn: Connection, cell_id: str) -> int:
+    value = conn.execute(
+        sa.text("select metadata ->> 'formation_cycles' from blc.cell where cell_id = :cell"),
+        {"cell": cell_id},
+    ).scalar()
+    try:
+        return int(value) if value is not None else 0
+    except ValueError:
+        return 0
+
+
+def ingest(uri: str, **kwargs: Any) -> tuple[IngestOutcome, list[ProcessOutcome]]:
+    """publish_file, then process_cell for every cell it touched (the CLI's one-shot path)."""
+    settings = kwargs.pop("settings", None) or get_settings()
+    outcome = publish_file(uri, settings=settings, **kwargs)
+    processed = [process_cell(c, settings=settings) for c in outcome.cells_to_process]
+    return outcome, processed
+
+
+# --- refresh --------------------------------------------------------------------------------------------
+
+
+def refresh_dashboards(
+    changed_tables: set[str], *, cells: list[str] | None = None, settings: Settings | None = None
+) -> list[dict[str, Any]]:
+    """Refresh the Redash queries reading `changed_tables`; per-cell queries run for the touched `cells`."""
+    settings = settings or get_settings()
+    if not settings.redash_url:
+        log.info("BLC_REDASH_URL is not set: Redash refresh skipped")
+        return []
+    if not changed_tables:
+        log.info("nothing changed: no Redash query to refresh")
+        return []
+    from blc.redash import refresh_touched_queries
+
+    outcomes = refresh_touched_queries(
+        changed_tables,
+        base_url=settings.redash_url,
+        api_key=settings.redash_api_key or "",
+        queries_dir=settings.redash_dir / "queries",
+        parameter_values={"cell_id": sorted(cells)} if cells else None,
+    )
+    for outcome in outcomes:
+        log.info("Redash query %s: %s", outcome.name, outcome.status)
+    return [o.as_dict() for o in outcomes]
+
+
+# --- read side (CLI, demo) ------------------------------------------------------------------------------
+
+
+def cell_overview(engine: Engine) -> pd.DataFrame:
+    query = """
+        select c.cell_id, p.name as project, s.cycles, s.complete_cycles,
+               s.first_discharge_capacity_ah, s.last_discharge_capacity_ah, s.reference_capacity_ah,
+               s.last_retention, s.fade_per_100_cycles, s.cycles_to_80, s.cycles_to_70,
+               (select count(*) from blc.source_file f where f.cell_id = c.cell_id
+                  and f.status in ('loaded', 'processed')) as files
+        from blc.cell as c
+        join blc.project as p using (project_id)
+        left join blc.cell_summary as s using (cell_id)
+        order by c.cell_id
+    """
+    with engine.connect() as conn:
+        return pd.read_sql(sa.text(query), conn)
+
+
+def cycle_table(engine: Engine, cell_id: str) -> pd.DataFrame:
+    with engine.connect() as conn:
+        return pd.read_sql(
+            sa.text("select * from blc.cycle_stats where cell_id = :c order by cycle_index"),
+            conn,
+            params={"c": cell_id},
+        )
+
+
+def fade_table(engine: Engine, cell_id: str) -> pd.DataFrame:
+    with engine.connect() as conn:
+        return pd.read_sql(
+            sa.text("select * from blc.capacity_fade where cell_id = :c order by cycle_index"),
+            conn,
+            params={"c": cell_id},
+        )

@@ -1,0 +1,788 @@
+"""Redash queries and dashboards as code, and a small Redash API client.
+
+Queries live in ``redash/queries/<slug>.sql`` with a ``<slug>.yml`` beside it (name, description, the
+tables the query ``reads`` and its parameters). ``sync_queries`` creates or updates them on a Redash
+server, keyed on the query name; ``refresh_touched_queries`` re-runs, after a pipeline run, only the
+queries that read a table the run changed, so dashboards never show results cached before the run.
+
+Redash facts this module relies on (docs/TOOLCHAIN.md): a wrong or missing API key answers 404, not
+401; ``POST /api/queries/<id>/results`` with ``max_age: 0`` answers a job, polled on ``/api/jobs/<id>``
+until status 3 (finished, with ``query_result_id``) or 4 (failed); a missing parameter answers 400
+with a failed job; new queries are drafts.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+import requests
+import yaml
+
+from blc.errors import BlcError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_REDASH_DIR = Path(__file__).resolve().parents[2] / "redash"
+DEFAULT_QUERIES_DIR = DEFAULT_REDASH_DIR / "queries"
+DEFAULT_DASHBOARDS_DIR = DEFAULT_REDASH_DIR / "dashboards"
+
+PAGE_SIZE = 250  # Redash's maximum; larger pages answer 400
+JOB_QUEUED, JOB_STARTED, JOB_FINISHED, JOB_FAILED = 1, 2, 3, 4
+JOB_STATUS_NAMES = {
+    JOB_QUEUED: "queued",
+    JOB_STARTED: "started",
+    JOB_FINISHED: "finished",
+    JOB_FAILED: "failed",
+}
+# Redash answers a wrong or missing key with this 404 instead of 401/403.
+LOGIN_MESSAGE = "Couldn't find resource. Please login and try again."
+
+PARAMETER_TYPES = frozenset(
+    {
+        "text",
+        "number",
+        "enum",
+        "query",
+        "date",
+        "datetime-local",
+        "datetime-with-seconds",
+        "date-range",
+        "datetime-range",
+        "datetime-range-with-seconds",
+    }
+)
+VISUALIZATION_TYPES = frozenset({"table", "chart", "counter", "text"})
+CHART_SERIES = frozenset({"line", "column", "area", "scatter", "pie"})
+DASHBOARD_COLUMNS = 6  # Redash's dashboard grid width
+
+_SLUG_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+_TABLE_RE = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
+_PLACEHOLDER_RE = re.compile(r"\{\{\s*([A-Za-z_][\w.]*)\s*\}\}")
+_QUERY_KEYS = frozenset({"name", "description", "reads", "parameters"})
+_PARAMETER_KEYS = frozenset({"name", "title", "type", "default", "multi", "query", "options"})
+
+RefreshStatus = Literal["finished", "failed", "skipped"]
+
+
+class RedashError(BlcError):
+    """A Redash call failed: HTTP error, unreachable server, job timeout, or an invalid spec."""
+
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class RedashSpecError(RedashError):
+    """A file under redash/ is malformed (missing key, unknown table name, undeclared parameter)."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Specs: redash/queries/<slug>.yml + <slug>.sql, redash/dashboards/<slug>.yml
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RedashParameter:
+    """One query parameter; ``query`` names the slug of the dropdown query when ``type == "query"``."""
+
+    name: str
+    title: str
+    type: str
+    default: Any = None
+    multi: bool = False
+    query: str | None = None
+    options: tuple[str, ...] = ()
+
+    def to_redash(self, query_ids: Mapping[str, int], parent_query_id: int | None = None) -> dict[str, Any]:
+        """The parameter as Redash stores it in ``options.parameters``."""
+        value = list(self.default) if isinstance(self.default, tuple) else self.default
+        definition: dict[str, Any] = {
+            "name": self.name,
+            "title": self.title,
+            "type": self.type,
+            "value": value,
+            "global": False,
+            "locals": [],
+        }
+        if self.type == "query":
+            if self.query is None or self.query not in query_ids:
+                raise RedashError(
+                    f"parameter {self.name!r}: dropdown query {self.query!r} has no id on the server; "
+                    "sync it first"
+                )
+            definition["queryId"] = query_ids[self.query]
+            if parent_query_id is not None:
+                definition["parentQueryId"] = parent_query_id
+        if self.type == "enum":
+            definition["enumOptions"] = "\n".join(self.options)
+        if self.multi:
+            # Rendered as 'a','b' so the SQL can say `in ({{ name }})`.
+            definition["multiValuesOptions"] = {"prefix": "'", "suffix": "'", "separator": ","}
+        return definition
+
+
+@dataclass(frozen=True)
+class RedashQuerySpec:
+    """A query as code: ``redash/queries/<slug>.sql`` plus ``<slug>.yml``."""
+
+    slug: str
+    name: str
+    description: str
+    sql: str
+    reads: tuple[str, ...]
+    parameters: tuple[RedashParameter, ...] = ()
+
+    def reads_any(self, tables: Iterable[str]) -> bool:
+        return not set(self.reads).isdisjoint(qualify_table(table) for table in tables)
+
+    @property
+    def dropdown_slugs(self) -> tuple[str, ...]:
+        return tuple(p.query for p in self.parameters if p.type == "query" and p.query)
+
+    def redash_options(self, query_ids: Mapping[str, int], query_id: int | None = None) -> dict[str, Any]:
+        return {"parameters": [p.to_redash(query_ids, query_id) for p in self.parameters]}
+
+    def parameter_values(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Values to run with: each parameter's default, replaced by ``overrides`` where given."""
+        values: dict[str, Any] = {}
+        for parameter in self.parameters:
+            value = (overrides or {}).get(parameter.name, parameter.default)
+            if value is None:
+                continue
+            if isinstance(value, (set, frozenset)):
+                value = sorted(value)
+            if isinstance(value, tuple):
+                value = list(value)
+            if parameter.multi and not isinstance(value, list):
+                value = [value]
+            values[parameter.name] = value
+        return values
+
+
+@dataclass(frozen=True)
+class RedashWidgetSpec:
+    title: str
+    query: str | None
+    visualization: Mapping[str, Any]
+    position: Mapping[str, int]
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class RedashDashboardSpec:
+    slug: str
+    name: str
+    description: str
+    parameters: tuple[str, ...]
+    widgets: tuple[RedashWidgetSpec, ...]
+
+
+def qualify_table(table: str) -> str:
+    """``cycle_stats`` → ``blc.cycle_stats``; names are compared lower-case."""
+    table = table.strip().lower()
+    return table if "." in table else f"blc.{table}"
+
+
+def _read_yaml_mapping(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise RedashSpecError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise RedashSpecError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    return data
+
+
+def _load_parameter(path: Path, raw: Any) -> RedashParameter:
+    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+        raise RedashSpecError(f"{path}: each parameter needs a mapping with a 'name'")
+    name = raw["name"]
+    unknown = set(raw) - _PARAMETER_KEYS
+    if unknown:
+        raise RedashSpecError(f"{path}: parameter {name!r} has unknown keys {sorted(unknown)}")
+    kind = str(raw.get("type", "text"))
+    if kind not in PARAMETER_TYPES:
+        raise RedashSpecError(
+            f"{path}: parameter {name!r} has type {kind!r}, not one of {sorted(PARAMETER_TYPES)}"
+        )
+    query = raw.get("query")
+    if kind == "query" and not isinstance(query, str):
+        raise RedashSpecError(f"{path}: parameter {name!r} of type 'query' needs 'query: <dropdown slug>'")
+    options = raw.get("options") or []
+    if kind == "enum" and not options:
+        raise RedashSpecError(f"{path}: parameter {name!r} of type 'enum' needs 'options'")
+    default = raw.get("default")
+    if isinstance(default, list):
+        default = tuple(default)
+    return RedashParameter(
+        name=name,
+        title=str(raw.get("title", name)),
+        type=kind,
+        default=default,
+        multi=bool(raw.get("multi", False)),
+        query=query if kind == "query" else None,
+        options=tuple(str(option) for option in options),
+    )
+
+
+def load_query_spec(yml_path: Path) -> RedashQuerySpec:
+    """Read one ``<slug>.yml`` and its ``<slug>.sql``; raise RedashSpecError naming the file and the rule."""
+    slug = yml_path.stem
+    if not _SLUG_RE.match(slug):
+        raise RedashSpecError(f"{yml_path}: slug {slug!r} must be lower_snake_case")
+    data = _read_yaml_mapping(yml_path)
+    unknown = set(data) - _QUERY_KEYS
+    if unknown:
+        raise RedashSpecError(f"{yml_path}: unknown keys {sorted(unknown)} (allowed: {sorted(_QUERY_KEYS)})")
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise RedashSpecError(f"{yml_path}: 'name' is required")
+    reads = data.get("reads")
+    if not isinstance(reads, list) or not reads or not all(isinstance(t, str) for t in reads):
+        raise RedashSpecError(f"{yml_path}: 'reads' must list the tables the query reads (schema.table)")
+    for table in reads:
+        if not _TABLE_RE.match(table):
+            raise RedashSpecError(
+                f"{yml_path}: 'reads' entry {table!r} is not a lower-case schema.table name"
+            )
+    sql_path = yml_path.with_suffix(".sql")
+    if not sql_path.is_file():
+        raise RedashSpecError(f"{yml_path}: the query text {sql_path.name} is missing")
+    sql = sql_path.read_text(encoding="utf-8").strip() + "\n"
+    parameters = tuple(_load_parameter(yml_path, raw) for raw in data.get("parameters") or [])
+    declared = {p.name for p in parameters}
+    used = set(_PLACEHOLDER_RE.findall(sql))
+    if used != declared:
+        raise RedashSpecError(
+            f"{yml_path}: parameters declared {sorted(declared)} but {sql_path.name} uses {sorted(used)}"
+        )
+    return RedashQuerySpec(
+        slug=slug,
+        name=name.strip(),
+        description=str(data.get("description") or "").strip(),
+        sql=sql,
+        reads=tuple(reads),
+        parameters=parameters,
+    )
+
+
+def load_query_specs(queries_dir: Path = DEFAULT_QUERIES_DIR) -> list[RedashQuerySpec]:
+    """Every ``<slug>.yml`` in ``queries_dir``, dropdown queries before the queries that use them."""
+    yml_paths = sorted(queries_dir.glob("*.yml"))
+    specs = [load_query_spec(path) for path in yml_paths]
+    orphans = sorted({p.stem for p in queries_dir.glob("*.sql")} - {p.stem for p in yml_paths})
+    if orphans:
+        raise RedashSpecError(f"{queries_dir}: {', '.join(orphans)}.sql without a .yml beside it")
+    names: dict[str, str] = {}
+    for spec in specs:
+        if spec.name in names:
+            raise RedashSpecError(
+                f"{queries_dir}: {spec.slug} and {names[spec.name]} share the name {spec.name!r}"
+            )
+        names[spec.name] = spec.slug
+    return _order_by_dropdowns(specs)
+
+
+def _order_by_dropdowns(specs: Sequence[RedashQuerySpec]) -> list[RedashQuerySpec]:
+    """Dropdown queries first: Redash checks a query parameter's value against the dropdown's result."""
+    by_slug = {spec.slug: spec for spec in specs}
+    ordered: list[RedashQuerySpec] = []
+    visiting: set[str] = set()
+
+    def visit(spec: RedashQuerySpec) -> None:
+        if spec in ordered:
+            return
+        if spec.slug in visiting:
+            raise RedashSpecError(f"dropdown queries form a cycle through {spec.slug!r}")
+        visiting.add(spec.slug)
+        for slug in spec.dropdown_slugs:
+            if slug not in by_slug:
+                raise RedashSpecError(
+                    f"{spec.slug}: dropdown query {slug!r} has no redash/queries/{slug}.yml"
+                )
+            visit(by_slug[slug])
+        visiting.discard(spec.slug)
+        ordered.append(spec)
+
+    for spec in specs:
+        visit(spec)
+    return ordered
+
+
+def _load_widget(path: Path, raw: Any) -> RedashWidgetSpec:
+    if not isinstance(raw, dict):
+        raise RedashSpecError(f"{path}: each widget must be a mapping")
+    title = str(raw.get("title", ""))
+    visualization = raw.get("visualization") or {"type": "text"}
+    if not isinstance(visualization, dict) or visualization.get("type") not in VISUALIZATION_TYPES:
+        raise RedashSpecError(
+            f"{path}: widget {title!r}: visualization.type must be one of {sorted(VISUALIZATION_TYPES)}"
+        )
+    if visualization["type"] == "chart" and visualization.get("series") not in CHART_SERIES:
+        raise RedashSpecError(f"{path}: widget {title!r}: chart series must be one of {sorted(CHART_SERIES)}")
+    query = raw.get("query")
+    if (query is None) != (visualization["type"] == "text"):
+        raise RedashSpecError(f"{path}: widget {title!r}: text widgets take no query, all others need one")
+    position = raw.get("position") or {}
+    if not all(isinstance(position.get(key), int) for key in ("col", "row", "sizeX", "sizeY")):
+        raise RedashSpecError(f"{path}: widget {title!r}: position needs integer col, row, sizeX, sizeY")
+    if position["col"] < 0 or position["col"] + position["sizeX"] > DASHBOARD_COLUMNS:
+        raise RedashSpecError(f"{path}: widget {title!r}: does not fit the {DASHBOARD_COLUMNS}-column grid")
+    return RedashWidgetSpec(
+        title=title,
+        query=query,
+        visualization=dict(visualization),
+        position=dict(position),
+        text=str(raw.get("text", "")),
+    )
+
+
+def load_dashboard_specs(dashboards_dir: Path = DEFAULT_DASHBOARDS_DIR) -> list[RedashDashboardSpec]:
+    """Every ``redash/dashboards/<slug>.yml``: name, description, dashboard parameters, widgets."""
+    specs = []
+    for path in sorted(dashboards_dir.glob("*.yml")):
+        data = _read_yaml_mapping(path)
+        name = data.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise RedashSpecError(f"{path}: 'name' is required")
+        widgets = data.get("widgets")
+        if not isinstance(widgets, list) or not widgets:
+            raise RedashSpecError(f"{path}: 'widgets' must be a non-empty list")
+        specs.append(
+            RedashDashboardSpec(
+                slug=path.stem,
+                name=name.strip(),
+                description=str(data.get("description") or "").strip(),
+                parameters=tuple(str(p) for p in data.get("parameters") or []),
+                widgets=tuple(_load_widget(path, raw) for raw in widgets),
+            )
+        )
+    return specs
+
+
+# --------------------------------------------------------------------------------------------------
+# Client
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefreshOutcome:
+    """How one query refresh ended; ``as_dict()`` is small and JSON-safe for XCom."""
+
+    query_id: int | None
+    name: str
+    status: RefreshStatus
+    query_result_id: int | None = None
+    error: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "finished"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "query_id": self.query_id,
+            "name": self.name,
+            "status": self.status,
+            "query_result_id": self.query_result_id,
+            "error": self.error,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _job_status_name(status: object) -> str:
+    return JOB_STATUS_NAMES.get(status, "unknown") if isinstance(status, int) else "unknown"
+
+
+def _error_message(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:200] or response.reason or ""
+    if isinstance(body, dict):
+        if isinstance(body.get("message"), str):
+            return str(body["message"])
+        job = body.get("job")
+        if isinstance(job, dict) and job.get("error"):
+            return str(job["error"])
+    return str(body)[:200]
+
+
+class RedashClient:
+    """The few Redash API calls the platform needs. The API key goes in a header and nowhere else."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        session: requests.Session | None = None,
+        poll_interval_s: float = 0.5,
+        timeout_s: float = 60.0,
+    ) -> None:
+        if not base_url:
+            raise RedashError("no Redash URL: set BLC_REDASH_URL")
+        if not api_key:
+            raise RedashError("no Redash API key: set BLC_REDASH_API_KEY")
+        self.base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self._session = session if session is not None else requests.Session()
+        self._owns_session = session is None
+        self.poll_interval_s = poll_interval_s
+        self.timeout_s = timeout_s
+
+    def __repr__(self) -> str:
+        return f"RedashClient({self.base_url!r})"
+
+    def close(self) -> None:
+        if self._owns_session:
+            self._session.close()
+
+    def __enter__(self) -> RedashClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- HTTP ------------------------------------------------------------------------------------
+
+    def _send(
+        self, method: str, path: str, *, what: str, params: Mapping[str, Any] | None = None, body: Any = None
+    ) -> requests.Response:
+        try:
+            return self._session.request(
+                method,
+                f"{self.base_url}{path}",
+                params=params,
+                json=body,
+                headers={"Authorization": f"Key {self._api_key}", "Accept": "application/json"},
+                timeout=self.timeout_s,
+            )
+        except requests.RequestException as exc:
+            # requests' messages hold the URL (no key: it travels in a header), never the headers.
+            raise RedashError(f"{what}: {method} {path} on {self.base_url} failed: {exc}") from exc
+
+    def _raise_for_status(self, response: requests.Response, method: str, path: str, what: str) -> None:
+        if response.ok:
+            return
+        message = _error_message(response)
+        hint = ""
+        if response.status_code == 404 and message == LOGIN_MESSAGE:
+            hint = " (Redash answers 404 to a wrong or missing API key: check BLC_REDASH_API_KEY)"
+        raise RedashError(
+            f"{what}: Redash answered HTTP {response.status_code} to {method} {path}: {message}{hint}",
+            status_code=response.status_code,
+        )
+
+    def _json(self, response: requests.Response, method: str, path: str, what: str) -> Any:
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise RedashError(
+                f"{what}: {method} {path} answered HTTP {response.status_code} with a body that is not JSON",
+                status_code=response.status_code,
+            ) from exc
+
+    def _request(
+        self, method: str, path: str, *, what: str, params: Mapping[str, Any] | None = None, body: Any = None
+    ) -> Any:
+        response = self._send(method, path, what=what, params=params, body=body)
+        self._raise_for_status(response, method, path, what)
+        return self._json(response, method, path, what)
+
+    # -- queries ---------------------------------------------------------------------------------
+
+    def list_queries(self) -> list[dict[str, Any]]:
+        """All queries the key can see (drafts included, archived not), following the pages."""
+        queries: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            body = self._request(
+                "GET", "/api/queries", what="list queries", params={"page": page, "page_size": PAGE_SIZE}
+            )
+            results = body.get("results") or []
+            queries.extend(results)
+            if not results or len(queries) >= int(body.get("count", 0)):
+                return queries
+            page += 1
+
+    def queries_by_name(self) -> dict[str, dict[str, Any]]:
+        """Name → query, from one listing; on duplicate names the oldest (lowest id) wins."""
+        by_name: dict[str, dict[str, Any]] = {}
+        for query in sorted(self.list_queries(), key=lambda q: int(q["id"])):
+            if query.get("is_archived"):
+                continue
+            if query["name"] in by_name:
+                log.warning(
+                    "Redash holds several queries named %r; using id %s",
+                    query["name"],
+                    by_name[query["name"]]["id"],
+                )
+                continue
+            by_name[query["name"]] = query
+        return by_name
+
+    def find_query_by_name(self, name: str) -> dict[str, Any] | None:
+        return self.queries_by_name().get(name)
+
+    def get_query(self, query_id: int) -> dict[str, Any]:
+        result: dict[str, Any] = self._request(
+            "GET", f"/api/queries/{query_id}", what=f"get query {query_id}"
+        )
+        return result
+
+    def create_query(
+        self,
+        name: str,
+        sql: str,
+        data_source_id: int,
+        description: str = "",
+        options: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Create a query; Redash makes it a draft (publish with ``update_query(id, is_draft=False)``)."""
+        body = {
+            "name": name,
+            "query": sql,
+            "data_source_id": data_source_id,
+            "description": description,
+            "options": dict(options or {}),
+        }
+        result: dict[str, Any] = self._request(
+            "POST", "/api/queries", what=f"create query {name!r}", body=body
+        )
+        return result
+
+    def update_query(
+        self,
+        query_id: int,
+        *,
+        name: str | None = None,
+        sql: str | None = None,
+        data_source_id: int | None = None,
+        description: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        is_draft: bool | None = None,
+    ) -> dict[str, Any]:
+        """Change the given fields of a query (fields left as None are not sent)."""
+        fields: dict[str, Any] = {
+            "name": name,
+            "query": sql,
+            "data_source_id": data_source_id,
+            "description": description,
+            "options": dict(options) if options is not None else None,
+            "is_draft": is_draft,
+        }
+        body = {key: value for key, value in fields.items() if value is not None}
+        result: dict[str, Any] = self._request(
+            "POST", f"/api/queries/{query_id}", what=f"update query {query_id}", body=body
+        )
+        return result
+
+    def list_data_sources(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._request("GET", "/api/data_sources", what="list data sources")
+        return result
+
+    def get_job(self, job_id: str) -> dict[str, Any]:
+        body = self._request("GET", f"/api/jobs/{job_id}", what=f"poll job {job_id}")
+        job: dict[str, Any] = body["job"]
+        return job
+
+    def get_query_result(self, query_result_id: int) -> dict[str, Any]:
+        body = self._request(
+            "GET", f"/api/query_results/{query_result_id}", what=f"get query result {query_result_id}"
+        )
+        result: dict[str, Any] = body["query_result"]
+        return result
+
+    # -- refresh ---------------------------------------------------------------------------------
+
+    def refresh_query(
+        self, query_id: int, parameters: Mapping[str, Any] | None = None, *, name: str | None = None
+    ) -> RefreshOutcome:
+        """Run a saved query now (``max_age: 0``) and wait for its job.
+
+        A failed run (job status 4, or 400 with a failed job for a missing parameter) is an outcome,
+        not an exception; HTTP errors and a job still running after ``timeout_s`` raise RedashError.
+        """
+        started = time.monotonic()
+        if name is None:
+            name = str(self.get_query(query_id).get("name", f"query {query_id}"))
+        what = f"refresh of query {name!r} (id {query_id})"
+        path = f"/api/queries/{query_id}/results"
+        response = self._send(
+            "POST", path, what=what, body={"parameters": dict(parameters or {}), "max_age": 0}
+        )
+        body = self._json(response, "POST", path, what) if response.status_code == 400 else None
+        if not (isinstance(body, dict) and isinstance(body.get("job"), dict)):
+            self._raise_for_status(response, "POST", path, what)
+            body = self._json(response, "POST", path, what)
+
+        def outcome(status: RefreshStatus, result_id: Any = None, error: str | None = None) -> RefreshOutcome:
+            return RefreshOutcome(
+                query_id=query_id,
+                name=name,
+                status=status,
+                query_result_id=int(result_id) if result_id is not None else None,
+                error=error,
+                seconds=time.monotonic() - started,
+            )
+
+        if isinstance(body.get("query_result"), dict):
+            return outcome("finished", body["query_result"].get("id"))
+        job = body.get("job")
+        if not isinstance(job, dict):
+            raise RedashError(f"{what}: POST {path} answered neither a job nor a query result")
+        while True:
+            status = job.get("status")
+            if status == JOB_FINISHED:
+                result_id = job.get("query_result_id") or job.get("result")
+                if result_id is None:
+                    return outcome("failed", error=f"job {job.get('id')} finished without a query result id")
+                return outcome("finished", result_id)
+            if status == JOB_FAILED:
+                return outcome("failed", error=str(job.get("error") or "job failed without a message"))
+            if not job.get("id"):
+                raise RedashError(f"{what}: job without an id and with status {status!r}: {job}")
+            elapsed = time.monotonic() - started
+            if elapsed >= self.timeout_s:
+                raise RedashError(
+                    f"{what}: job {job.get('id')} still {_job_status_name(status)} "
+                    f"(status {status}) after {elapsed:.1f} s (timeout {self.timeout_s:g} s)"
+                )
+            time.sleep(min(self.poll_interval_s, max(self.timeout_s - elapsed, 0.0)))
+            try:
+                job = self.get_job(str(job["id"]))
+            except RedashError as exc:
+                raise RedashError(f"{what}: {exc}", status_code=exc.status_code) from exc
+
+
+# --------------------------------------------------------------------------------------------------
+# Sync and refresh: what `blc redash sync|refresh` and RedashRefreshOperator call
+# --------------------------------------------------------------------------------------------------
+
+
+def _needs_update(query: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
+    current_parameters = (query.get("options") or {}).get("parameters") or []
+    return (
+        query.get("name") != body["name"]
+        or (query.get("query") or "").strip() != body["sql"].strip()
+        or (query.get("description") or "") != body["description"]
+        or query.get("data_source_id") != body["data_source_id"]
+        or bool(query.get("is_draft"))
+        or current_parameters != body["options"]["parameters"]
+    )
+
+
+def sync_queries(
+    client: RedashClient, specs: Sequence[RedashQuerySpec], data_source_id: int
+) -> dict[str, int]:
+    """Create or update each spec's query by name, published (not a draft); answer slug → query id.
+
+    Idempotent: a second run creates nothing and changes nothing when the files did not change.
+    Dropdown queries go first so the queries that use them can point at their ids.
+    """
+    existing = client.queries_by_name()
+    query_ids: dict[str, int] = {}
+    for spec in _order_by_dropdowns(specs):
+        query = existing.get(spec.name)
+        if query is None:
+            created = client.create_query(
+                spec.name, spec.sql, data_source_id, spec.description, spec.redash_options(query_ids)
+            )
+            query = created
+            log.info("Redash: created query %r (id %s)", spec.name, created["id"])
+        query_id = int(query["id"])
+        desired: dict[str, Any] = {
+            "name": spec.name,
+            "sql": spec.sql,
+            "description": spec.description,
+            "data_source_id": data_source_id,
+            "options": spec.redash_options(query_ids, query_id),
+        }
+        if _needs_update(query, desired):
+            client.update_query(
+                query_id,
+                name=spec.name,
+                sql=spec.sql,
+                data_source_id=data_source_id,
+                description=spec.description,
+                options={**(query.get("options") or {}), **desired["options"]},
+                is_draft=False,
+            )
+            log.info("Redash: updated query %r (id %s)", spec.name, query_id)
+        query_ids[spec.slug] = query_id
+    return query_ids
+
+
+def refresh_touched_queries(
+    changed_tables: set[str],
+    *,
+    base_url: str,
+    api_key: str,
+    queries_dir: Path = DEFAULT_QUERIES_DIR,
+    parameter_values: Mapping[str, Any] | None = None,
+    poll_interval_s: float = 0.5,
+    timeout_s: float = 60.0,
+    session: requests.Session | None = None,
+) -> list[RefreshOutcome]:
+    """Refresh, one after another, the queries whose ``reads`` meet ``changed_tables``.
+
+    Table names may omit the ``blc.`` schema. ``parameter_values`` (e.g. ``{"cell_id": [...]}``, the
+    cells a run touched) override the specs' defaults; a query with a parameter that has neither is
+    reported ``skipped``. A query absent from the server is reported ``failed`` (run ``blc redash sync``),
+    and so is a refresh that raised; only a failure to list the queries (bad URL or key) raises.
+    """
+    specs = [spec for spec in load_query_specs(queries_dir) if spec.reads_any(changed_tables)]
+    if not specs:
+        return []
+    outcomes: list[RefreshOutcome] = []
+    with RedashClient(
+        base_url, api_key, session=session, poll_interval_s=poll_interval_s, timeout_s=timeout_s
+    ) as client:
+        on_server = client.queries_by_name()
+        for spec in specs:
+            query = on_server.get(spec.name)
+            if query is None:
+                outcome = RefreshOutcome(
+                    query_id=None,
+                    name=spec.name,
+                    status="failed",
+                    error=f"query {spec.name!r} ({spec.slug}) is not on {client.base_url}: "
+                    "run `blc redash sync`",
+                )
+            else:
+                values = spec.parameter_values(parameter_values)
+                missing = [p.name for p in spec.parameters if p.name not in values]
+                if missing:
+                    outcome = RefreshOutcome(
+                        query_id=int(query["id"]),
+                        name=spec.name,
+                        status="skipped",
+                        error=f"no value for parameter(s) {', '.join(missing)}: pass parameter_values "
+                        f"or set a default in {spec.slug}.yml",
+                    )
+                else:
+                    try:
+                        outcome = client.refresh_query(int(query["id"]), values, name=spec.name)
+                    except RedashError as exc:
+                        outcome = RefreshOutcome(
+                            query_id=int(query["id"]), name=spec.name, status="failed", error=str(exc)
+                        )
+            log.info(
+                "Redash refresh %s: %s%s",
+                spec.name,
+                outcome.status,
+                f" ({outcome.error})" if outcome.error else "",
+            )
+            outcomes.append(outcome)
+    return outcomes

@@ -1,0 +1,81 @@
+"""All settings in one place, read from the environment (prefix ``BLC_``) with laptop-friendly defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: The checkout this package runs from (plugins/blc/settings.py → repo root).
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _project_root() -> Path:
+    # An editable install runs from the checkout; a wheel install in a container runs from site-packages,
+    # where BLC_PROJECT_ROOT (or the working directory) tells where sql/, expectations/ and redash/ are.
+    explicit = os.environ.get("BLC_PROJECT_ROOT")
+    if explicit:
+        return Path(explicit).resolve()
+    if (PROJECT_ROOT / "sql" / "migrations").is_dir():
+        return PROJECT_ROOT
+    return Path.cwd()
+
+
+def _split_list(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.replace(";", ",").split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    project_root: Path
+    home: Path
+    database_url: str | None
+    share_dirs: tuple[Path, ...]
+    s3_uris: tuple[str, ...]
+    settle_seconds: float
+    redash_url: str | None
+    redash_api_key: str | None = field(repr=False)
+    redash_data_source_id: int | None
+    default_project: str
+    timezone: str
+
+    @property
+    def sql_dir(self) -> Path:
+        return self.project_root / "sql"
+
+    @property
+    def expectations_dir(self) -> Path:
+        return self.project_root / "expectations"
+
+    @property
+    def redash_dir(self) -> Path:
+        return self.project_root / "redash"
+
+    @property
+    def embedded_pgdata(self) -> Path:
+        return self.home / "pgdata"
+
+    @property
+    def airflow_home(self) -> Path:
+        return Path(os.environ.get("AIRFLOW_HOME") or self.home / "airflow")
+
+
+def get_settings() -> Settings:
+    """Read the environment now (not cached: tests and the CLI change it)."""
+    env = os.environ
+    root = _project_root()
+    home = Path(env.get("BLC_HOME") or root / ".blc").resolve()
+    share_raw = env.get("BLC_SHARE_DIRS") or str(root / "drops")
+    return Settings(
+        project_root=root,
+        home=home,
+        database_url=env.get("BLC_DATABASE_URL") or None,
+        share_dirs=tuple(Path(p).expanduser().resolve() for p in _split_list(share_raw)),
+        s3_uris=_split_list(env.get("BLC_S3_URIS", "")),
+        settle_seconds=float(env.get("BLC_SETTLE_SECONDS", "30")),
+        redash_url=env.get("BLC_REDASH_URL") or None,
+        redash_api_key=env.get("BLC_REDASH_API_KEY") or None,
+        redash_data_source_id=int(env.get("BLC_REDASH_DATA_SOURCE_ID") or 0) or None,
+        default_project=env.get("BLC_DEFAULT_PROJECT", "default"),
+        timezone=env.get("BLC_TIMEZONE", "UTC"),
+    )

@@ -1,0 +1,443 @@
+"""Validate a pandas frame against a Great Expectations suite stored as JSON in ``expectations/``.
+
+``validate_frame`` runs one suite over one whole frame and returns a small, JSON-safe
+``ValidationReport``; ``assert_valid`` raises ``ValidationFailed`` instead, whose message is the
+one-line quarantine reason: the file, the column, the rule and the first offending line, e.g.
+``FastCharge.csv: voltage_volt must be between -10 and 10 V — 3 rows fail, first at line 57 (value 12.5)``.
+
+Row ``i`` of a canonical frame is physical line ``first_data_line + i`` of its source file, so the
+frame is validated by position (a non-default index is dropped first) and the row numbers GX
+reports are shifted by ``first_data_line`` when the caller knows it.
+
+Great Expectations takes seconds to import, so it is imported on first use, never here. One
+ephemeral Data Context per process holds one pandas datasource, one dataframe asset and one
+whole-dataframe batch definition; each suite variant gets its own validation definition, created
+once and reused, so repeated calls never collide on names.
+
+Optional columns: an expectation whose ``meta`` has ``optional_column: true`` is dropped from the
+run when the frame lacks its column (GX would otherwise report "column does not exist").
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import numbers
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from blc.errors import BlcError
+
+if TYPE_CHECKING:
+    import great_expectations as gx
+    import pandas as pd
+
+MAX_EXAMPLES = 5
+_MAX_ERROR_CHARS = 300
+# SUMMARY gives the first unexpected values and their row indices without materialising full
+# index lists: on 1M rows with 100k bad values COMPLETE would build (and keep) 100k-element lists.
+_RESULT_FORMAT: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": MAX_EXAMPLES}
+_MISSING_COLUMN = re.compile(r'The column "(?P<column>.*)" in BatchData does not exist\.?')
+
+
+@dataclass(frozen=True)
+class FailedExpectation:
+    """One expectation that did not pass, reduced to what a reason and the ledger need."""
+
+    expectation: str
+    column: str | None
+    rule: str
+    unexpected_count: int | None = None
+    # Source line numbers when first_data_line was given, else 0-based row positions.
+    first_rows: list[int] = field(default_factory=list)
+    examples: list[Any] = field(default_factory=list)
+    error: str | None = None
+
+    def describe(self, *, rows_are_lines: bool = True) -> str:
+        """One phrase: the rule, then what broke it (count, first line or row, first value)."""
+        rule = self.rule
+        if self.column and self.column not in rule:
+            rule = f"{self.column}: {rule}"
+        if self.error:
+            missing = _MISSING_COLUMN.search(self.error)
+            detail = f'column "{missing["column"]}" is missing' if missing else self.error[:_MAX_ERROR_CHARS]
+            return f"{rule} — {detail}"
+        if self.unexpected_count:
+            count = self.unexpected_count
+            text = f"{rule} — {count} {'row fails' if count == 1 else 'rows fail'}"
+            if self.first_rows:
+                text += f", first at {'line' if rows_are_lines else 'row'} {self.first_rows[0]}"
+            if self.examples:
+                text += f" (value {_format_value(self.examples[0])})"
+            return text
+        if self.expectation == "expect_column_to_exist":
+            return f"{rule} — column is missing"
+        if self.examples:
+            return f"{rule} — observed {_format_value(self.examples[0])}"
+        return f"{rule} — failed"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "expectation": self.expectation,
+            "column": self.column,
+            "rule": self.rule,
+            "unexpected_count": self.unexpected_count,
+            "first_rows": list(self.first_rows),
+            "examples": [_json_safe(value) for value in self.examples],
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """Outcome of one suite over one frame; ``as_dict()`` fits a jsonb column and an XCom."""
+
+    suite: str
+    success: bool
+    evaluated: int
+    failed: tuple[FailedExpectation, ...] = ()
+    # When set, FailedExpectation.first_rows are source line numbers; when None, row positions.
+    first_data_line: int | None = None
+
+    def reason(self, file_label: str) -> str:
+        """One line naming the file and the first failure in suite order, then "+N more"."""
+        if not self.failed:
+            outcome = "passed" if self.success else "failed"
+            return f"{file_label}: {outcome} suite {self.suite} ({self.evaluated} expectations)"
+        first = self.failed[0].describe(rows_are_lines=self.first_data_line is not None)
+        more = len(self.failed) - 1
+        text = f"{file_label}: {first}" + (f"; +{more} more" if more else "")
+        return " ".join(text.split())  # one line, whatever a GX message contained
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "suite": self.suite,
+            "success": self.success,
+            "evaluated": self.evaluated,
+            "first_data_line": self.first_data_line,
+            "failed": [failure.as_dict() for failure in self.failed],
+        }
+
+
+class ValidationFailed(BlcError):
+    """A frame broke its suite: the file is quarantined with ``str(error)`` as the reason."""
+
+    def __init__(self, report: ValidationReport, file_label: str) -> None:
+        super().__init__(report.reason(file_label))
+        self.report = report
+        self.file_label = file_label
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exceptions pickle as cls(*args); ours takes the report, not the message.
+        return (type(self), (self.report, self.file_label))
+
+
+def load_suite(name: str, expectations_dir: Path) -> gx.ExpectationSuite:
+    """The suite ``expectations_dir/<name>.json``, read once per process (do not mutate it)."""
+    key = (name, Path(expectations_dir).resolve())
+    with _LOCK:
+        suite = _SUITES.get(key)
+        if suite is None:
+            gx = _import_gx()
+            suite = gx.ExpectationSuite(**copy.deepcopy(_read_suite_json(*key)))
+            _SUITES[key] = suite
+        return suite
+
+
+def validate_frame(
+    frame: pd.DataFrame,
+    suite_name: str,
+    *,
+    expectations_dir: Path,
+    first_data_line: int | None = None,
+) -> ValidationReport:
+    """Run suite ``suite_name`` over the whole ``frame`` and report what failed, in suite order."""
+    frame = _positional(frame)
+    directory = Path(expectations_dir).resolve()
+    with _LOCK:
+        document = _read_suite_json(suite_name, directory)
+        skipped = tuple(
+            position
+            for position, expectation in enumerate(document["expectations"])
+            if (expectation.get("meta") or {}).get("optional_column")
+            and (expectation.get("kwargs") or {}).get("column") not in frame.columns
+        )
+        runner = _runner(suite_name, directory, skipped)
+        try:
+            result = runner.definition.run(
+                batch_parameters={"dataframe": frame}, result_format=_RESULT_FORMAT
+            )
+        finally:
+            _forget_run()
+
+    failures: list[tuple[int, FailedExpectation]] = []
+    for expectation_result in result.results:
+        if expectation_result.success:
+            continue
+        info = runner.expectations[expectation_result.expectation_config.id]
+        failures.append((info.position, _failure(info, expectation_result, first_data_line)))
+    failures.sort(key=lambda item: item[0])
+    return ValidationReport(
+        suite=suite_name,
+        success=bool(result.success) and not failures,
+        evaluated=len(result.results),
+        failed=tuple(failure for _, failure in failures),
+        first_data_line=first_data_line,
+    )
+
+
+def assert_valid(
+    frame: pd.DataFrame,
+    suite_name: str,
+    *,
+    expectations_dir: Path,
+    file_label: str,
+    first_data_line: int | None = None,
+) -> ValidationReport:
+    """``validate_frame``, raising ``ValidationFailed`` unless every expectation passed."""
+    report = validate_frame(
+        frame, suite_name, expectations_dir=expectations_dir, first_data_line=first_data_line
+    )
+    if not report.success:
+        raise ValidationFailed(report, file_label)
+    return report
+
+
+# --- Great Expectations plumbing (per process) ----------------------------------------------------
+
+# GX's ephemeral context and its stores are not thread-safe; one lock serialises runs in a process.
+_LOCK = threading.RLock()
+_DOCUMENTS: dict[tuple[str, Path], dict[str, Any]] = {}
+_SUITES: dict[tuple[str, Path], gx.ExpectationSuite] = {}
+
+
+@dataclass(frozen=True)
+class _ExpectationInfo:
+    position: int  # in the suite file, so failures are reported in the order the suite lists them
+    expectation: str
+    column: str | None
+    rule: str
+
+
+@dataclass(frozen=True)
+class _Runner:
+    definition: Any  # gx.ValidationDefinition
+    expectations: Mapping[str, _ExpectationInfo]  # by the id GX gave each expectation
+
+
+@dataclass
+class _GxState:
+    context: Any  # great_expectations EphemeralDataContext
+    datasource: Any  # its PandasDatasource
+    batch_definition: Any
+    runners: dict[tuple[str, Path, tuple[int, ...]], _Runner] = field(default_factory=dict)
+
+
+_STATE: _GxState | None = None
+
+
+def _read_suite_json(name: str, directory: Path) -> dict[str, Any]:
+    key = (name, directory)
+    document = _DOCUMENTS.get(key)
+    if document is None:
+        path = directory / f"{name}.json"
+        with path.open(encoding="utf-8") as handle:
+            document = json.load(handle)
+        if document.get("name") != name:
+            raise ValueError(f"{path}: suite name is {document.get('name')!r}, expected {name!r}")
+        if not isinstance(document.get("expectations"), list):
+            raise ValueError(f"{path}: no expectations list")
+        _DOCUMENTS[key] = document
+    return document
+
+
+def _import_gx() -> Any:
+    """Import great_expectations (seconds, once) without its INFO chatter in every task log."""
+    gx_logger = logging.getLogger("great_expectations")
+    if gx_logger.level == logging.NOTSET:  # leave alone a level someone configured on purpose
+        gx_logger.setLevel(logging.WARNING)
+    import great_expectations as gx
+
+    return gx
+
+
+def _gx_state() -> _GxState:
+    global _STATE
+    if _STATE is None:
+        gx = _import_gx()
+        from great_expectations.data_context.types.base import (
+            DataContextConfig,
+            InMemoryStoreBackendDefaults,
+            ProgressBarsConfig,
+        )
+
+        config = DataContextConfig(
+            # get_context's default ephemeral config also plans a temporary data-docs site; we build none.
+            store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+            # Otherwise tqdm draws "Calculating Metrics" bars into every task log.
+            progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
+            analytics_enabled=False,
+        )
+        context = gx.get_context(mode="ephemeral", project_config=config)
+        datasource = context.data_sources.add_pandas(name="blc_frames")
+        asset = datasource.add_dataframe_asset(name="frame")
+        _STATE = _GxState(
+            context=context,
+            datasource=datasource,
+            batch_definition=asset.add_batch_definition_whole_dataframe(name="whole_frame"),
+        )
+    return _STATE
+
+
+def _runner(suite_name: str, directory: Path, skipped: tuple[int, ...]) -> _Runner:
+    state = _gx_state()
+    key = (suite_name, directory, skipped)
+    runner = state.runners.get(key)
+    if runner is not None:
+        return runner
+
+    gx = _import_gx()
+    document = _read_suite_json(suite_name, directory)
+    kept = [
+        (position, copy.deepcopy(expectation))
+        for position, expectation in enumerate(document["expectations"])
+        if position not in skipped
+    ]
+    # Names only need to be unique inside our own context: one per suite file and variant.
+    variant = f"{suite_name}__{len(state.runners)}"
+    suite = gx.ExpectationSuite(
+        name=variant,
+        expectations=[expectation for _, expectation in kept],
+        meta=copy.deepcopy(document.get("meta") or {}),
+    )
+    if len(suite.expectations) != len(kept):
+        # ExpectationSuite logs and drops an invalid expectation; a suite must not shrink silently.
+        raise ValueError(f"suite {suite_name}: {len(kept) - len(suite.expectations)} invalid expectation(s)")
+    suite = state.context.suites.add(suite)
+    definition = state.context.validation_definitions.add(
+        gx.ValidationDefinition(name=variant, data=state.batch_definition, suite=suite)
+    )
+    expectations: dict[str, _ExpectationInfo] = {}
+    for (position, raw), configured in zip(kept, suite.expectations, strict=True):
+        kwargs = raw.get("kwargs") or {}
+        column = kwargs.get("column")
+        rule = (raw.get("meta") or {}).get("rule") or f"{raw['type']}" + (f" on {column}" if column else "")
+        expectations[str(configured.id)] = _ExpectationInfo(position, raw["type"], column, str(rule))
+    runner = _Runner(definition=definition, expectations=expectations)
+    state.runners[key] = runner
+    return runner
+
+
+def _forget_run() -> None:
+    """Drop what GX keeps after a run, so nothing of one frame outlives its validation.
+
+    ValidationDefinition.run stores each result in the context's in-memory results store, and the
+    pandas execution engine keeps the last batch (the whole frame) and a metric cache keyed by the
+    asset's batch id, which is the same for every frame: a later run could fall back on a previous
+    frame's metrics, and a long-lived worker would hold a frame it no longer needs.
+    """
+    state = _gx_state()
+    store = state.context.validation_results_store
+    for key in store.list_keys():
+        store.remove_key(key)
+    engine = state.datasource.get_execution_engine()
+    engine.batch_manager.reset_batch_cache()
+    engine.batch_manager.batch_data_cache.clear()
+    engine._metric_cache.clear()  # no public way to empty it in GX 1.24
+
+
+def _positional(frame: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
+
+    index = frame.index
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+        return frame
+    return frame.reset_index(drop=True)
+
+
+def _failure(
+    info: _ExpectationInfo, expectation_result: Any, first_data_line: int | None
+) -> FailedExpectation:
+    result: Mapping[str, Any] = expectation_result.result or {}
+    offset = first_data_line or 0
+    rows = [int(row) + offset for row in (result.get("partial_unexpected_index_list") or [])[:MAX_EXAMPLES]]
+    examples = list(result.get("partial_unexpected_list") or [])[:MAX_EXAMPLES]
+    if not examples and "observed_value" in result:
+        examples = [result["observed_value"]]
+    count = result.get("unexpected_count")
+    return FailedExpectation(
+        expectation=info.expectation,
+        column=info.column,
+        rule=info.rule,
+        unexpected_count=None if count is None else int(count),
+        first_rows=rows,
+        examples=[_json_safe(value) for value in examples],
+        error=_exception_text(expectation_result.exception_info),
+    )
+
+
+def _exception_text(exception_info: Any) -> str | None:
+    """GX puts either one {raised_exception, exception_message} or one such dict per metric."""
+    if not exception_info:
+        return None
+    entries: Sequence[Any] = (
+        [exception_info] if "raised_exception" in exception_info else list(exception_info.values())
+    )
+    messages: list[str] = []
+    for entry in entries:
+        if isinstance(entry, Mapping):
+            raised, message = entry.get("raised_exception"), entry.get("exception_message")
+        else:
+            raised, message = (
+                getattr(entry, "raised_exception", False),
+                getattr(entry, "exception_message", None),
+            )
+        if raised and message:
+            text = str(message).removeprefix("Error: ").strip()
+            if text not in messages:
+                messages.append(text)
+    return "; ".join(messages) or None
+
+
+def _json_safe(value: Any) -> Any:
+    if getattr(value, "shape", None) == () and callable(getattr(value, "item", None)):
+        value = value.item()  # numpy scalar (np.float64, np.bool_, np.datetime64 …) to Python
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        if math.isnan(number):
+            return None
+        if math.isinf(number):
+            return "inf" if number > 0 else "-inf"
+        return number
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, Mapping):
+        return {str(key): _json_safe(item) for key, item in value.items()}
+    try:
+        import pandas as pd
+
+        if pd.isna(value) is True:  # pd.NA, NaT
+            return None
+    except (TypeError, ValueError):
+        pass
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def _format_value(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, str) and value not in ("inf", "-inf"):
+        return repr(value)
+    return str(value)

@@ -1,0 +1,99 @@
+"""Arbin CSV exports (MITS 7 / MITS Pro), in both header styles.
+
+- BEEP/MITS style: ``Data_Point, Test_Time, DateTime, Step_Time, Step_Index, Cycle_Index, Current, Voltage,
+  Charge_Capacity, …`` with SI units implied and ``DateTime`` as epoch seconds.
+- MITS Pro style: ``Date_Time, Test_Time(s), Step_Index, Cycle_Index, Voltage(V), Current(A),
+  Charge_Capacity(Ah), …`` with units in the header (mA, mAh… are converted) and a text timestamp.
+
+Arbin's sign convention already matches BDF (positive current charges). ``Cycle_Index`` is the instrument's
+test-wide cycle counter (→ ``cycle_count``); ``Step_Index`` is the schedule step (→ ``step_id``).
+Arbin's ``Charge_Capacity``/``Discharge_Capacity``/``*_Energy`` counters restart at each cycle, so they map
+to BDF's per-cycle (``cycle_*``) reset scope.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from connectors.base import FileHead, ReadResult, to_canonical
+from connectors.errors import CorruptFile
+from connectors.tabular import (
+    ColumnRule,
+    map_headers,
+    read_header_row,
+    read_mapped_table,
+    split_header,
+    timestamps_to_unix_seconds,
+)
+
+NAME = "arbin_csv"
+PARSER_VERSION = "1"
+
+RULES: dict[str, ColumnRule] = {
+    "data_point": ColumnRule("record_index", "count"),
+    "test_time": ColumnRule("test_time_second", "time", "s"),
+    "datetime": ColumnRule("unix_time_second", "time", "s", kind="epoch"),
+    "date_time": ColumnRule("unix_time_second", "time", kind="text"),
+    "step_time": ColumnRule("step_time_second", "time", "s"),
+    "step_index": ColumnRule("step_id", "count"),
+    "cycle_index": ColumnRule("cycle_count", "count"),
+    "current": ColumnRule("current_ampere", "current", "a"),
+    "voltage": ColumnRule("voltage_volt", "voltage", "v"),
+    "power": ColumnRule("power_watt", "power", "w"),
+    "charge_capacity": ColumnRule("cycle_charging_capacity_ah", "capacity", "ah"),
+    "discharge_capacity": ColumnRule("cycle_discharging_capacity_ah", "capacity", "ah"),
+    "charge_energy": ColumnRule("cycle_charging_energy_wh", "energy", "wh"),
+    "discharge_energy": ColumnRule("cycle_discharging_energy_wh", "energy", "wh"),
+    "internal_resistance": ColumnRule("internal_resistance_ohm", "resistance", "ohm"),
+    "temperature": ColumnRule("temperature_t1_celsius", "temperature", "c"),
+    "aux_temperature_1": ColumnRule("temperature_t1_celsius", "temperature", "c"),
+}
+
+_SIGNATURE = {"test_time", "current", "voltage"}
+_ARBIN_MARKERS = {"data_point", "step_index", "cycle_index"}
+
+
+class ArbinCsv:
+    name = NAME
+    parser_version = PARSER_VERSION
+
+    def sniff(self, head: FileHead) -> bool:
+        if head.is_binary:
+            return False
+        headers = head.first_line.split(",")
+        keys = {split_header(h)[0] for h in headers}
+        # Battery Archive writes "Test_Time (s)" with a space and environment/cell temperatures: not Arbin.
+        if "environment_temperature" in keys or "cell_temperature" in keys:
+            return False
+        return keys >= _SIGNATURE and bool(_ARBIN_MARKERS & keys)
+
+    def read(self, path: Path, *, timezone: str = "UTC") -> ReadResult:
+        label = path.name
+        headers = read_header_row(path, header_line=1)
+        mapped, unmapped = map_headers(headers, RULES, label)
+        frame = read_mapped_table(path, file_label=label, header_line=1, headers=headers, columns=mapped)
+        if frame.empty:
+            raise CorruptFile(label, "no data rows after the header", line=2)
+        if "unix_time_second" in frame and not pd.api.types.is_numeric_dtype(frame["unix_time_second"]):
+            frame["unix_time_second"] = timestamps_to_unix_seconds(
+                frame["unix_time_second"], timezone=timezone, file_label=label, column="Date_Time"
+            )
+        # Some exports leave Step/Cycle index empty on the first rows (before the schedule starts).
+        for counter in ("cycle_count", "step_id"):
+            if counter in frame:
+                frame[counter] = frame[counter].ffill().bfill()
+        if "record_index" in frame:
+            frame["record_index"] = frame["record_index"].fillna(-1).astype(np.int64)
+        return ReadResult(
+            frame=to_canonical(frame),
+            format=NAME,
+            parser_version=PARSER_VERSION,
+            first_data_line=2,
+            unmapped_columns=tuple(unmapped),
+        )
+
+
+CONNECTOR = ArbinCsv()

@@ -1,0 +1,43 @@
+"""The one registry of cycler formats: recognise a file from its content, then read it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from connectors import arbin, batteryarchive
+from connectors.base import Connector, FileHead, ReadResult
+from connectors.errors import UnsupportedFormat
+
+#: Order matters only when two formats could both claim a file: the more specific one goes first.
+CONNECTORS: tuple[Connector, ...] = (
+    batteryarchive.CONNECTOR,
+    arbin.CONNECTOR,
+)
+
+
+def names() -> list[str]:
+    return [c.name for c in CONNECTORS]
+
+
+def get(name: str) -> Connector:
+    for connector in CONNECTORS:
+        if connector.name == name:
+            return connector
+    raise UnsupportedFormat(name, f"unknown format {name!r}; known formats: {', '.join(names())}")
+
+
+def detect(path: Path) -> Connector:
+    """The connector whose `sniff` accepts the file's first bytes, or UnsupportedFormat listing the tries."""
+    head = FileHead.read(path)
+    if not head.raw:
+        raise UnsupportedFormat(path.name, "the file is empty")
+    for connector in CONNECTORS:
+        if connector.sniff(head):
+            return connector
+    kind = "binary content" if head.is_binary else f"first line {head.first_line[:80]!r}"
+    raise UnsupportedFormat(path.name, f"no connector recognises it ({kind}); tried: {', '.join(names())}")
+
+
+def read(path: Path, *, format_name: str | None = None, timezone: str = "UTC") -> ReadResult:
+    connector = get(format_name) if format_name else detect(path)
+    return connector.read(path, timezone=timezone)

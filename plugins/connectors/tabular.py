@@ -1,0 +1,246 @@
+"""Fast, strict reading of delimited text exports, shared by the text-based connectors.
+
+The fast path is pyarrow's multithreaded CSV reader. It reports neither the line of a malformed row nor of a
+value that is not a number, so when it refuses a file we re-scan it line by line (the error path only) to
+name the first broken line and the rule it breaks.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from connectors.errors import CorruptFile
+
+_UNIT_IN_HEADER = re.compile(r"^(?P<name>.*?)\s*[(\[](?P<unit>[^)\]]*)[)\]]\s*$")
+
+#: Factor that turns a value in the given unit into the SI (or BDF) unit of its quantity.
+UNIT_FACTORS: dict[str, dict[str, float]] = {
+    "current": {"a": 1.0, "ma": 1e-3, "ua": 1e-6, "µa": 1e-6, "μa": 1e-6, "na": 1e-9},
+    "voltage": {"v": 1.0, "mv": 1e-3},
+    "capacity": {
+        "ah": 1.0,
+        "mah": 1e-3,
+        "uah": 1e-6,
+        "µah": 1e-6,
+        "μah": 1e-6,
+        "as": 1 / 3600,
+        "c": 1 / 3600,
+    },
+    "energy": {"wh": 1.0, "mwh": 1e-3, "kwh": 1e3, "j": 1 / 3600},
+    "power": {"w": 1.0, "mw": 1e-3, "kw": 1e3},
+    "time": {"s": 1.0, "sec": 1.0, "ms": 1e-3, "min": 60.0, "h": 3600.0, "hr": 3600.0},
+    "resistance": {"ohm": 1.0, "mohm": 1e-3, "Ω": 1.0, "mΩ": 1e-3, "o": 1.0},
+    "temperature": {"c": 1.0, "degc": 1.0, "°c": 1.0, "℃": 1.0},
+    "count": {"": 1.0},
+}
+
+
+def split_header(header: str) -> tuple[str, str | None]:
+    """'Test_Time (s)' → ('test_time', 's'); 'Charge_Capacity' → ('charge_capacity', None)."""
+    text = header.strip().lstrip("\ufeff")
+    unit: str | None = None
+    match = _UNIT_IN_HEADER.match(text)
+    if match:
+        text, unit = match.group("name"), match.group("unit").strip().lower()
+    key = re.sub(r"[^0-9a-z]+", "_", text.lower()).strip("_")
+    return key, unit
+
+
+@dataclass(frozen=True)
+class ColumnRule:
+    """How one vendor column becomes one canonical column."""
+
+    canonical: str
+    quantity: str
+    default_unit: str = ""
+    kind: str = "number"  # "number", "text" (timestamps), "epoch" (seconds since 1970, UTC)
+
+
+@dataclass(frozen=True)
+class MappedColumn:
+    header: str
+    rule: ColumnRule
+    factor: float
+
+
+def map_headers(
+    headers: Iterable[str], rules: Mapping[str, ColumnRule], file_label: str
+) -> tuple[list[MappedColumn], list[str]]:
+    """Match vendor headers against rules keyed by normalised name; return mapped and unmapped headers."""
+    mapped: list[MappedColumn] = []
+    unmapped: list[str] = []
+    taken: set[str] = set()
+    for header in headers:
+        key, unit = split_header(header)
+        rule = rules.get(key)
+        if rule is None or rule.canonical in taken:
+            unmapped.append(header)
+            continue
+        unit_key = (unit if unit is not None else rule.default_unit).replace(" ", "")
+        factors = UNIT_FACTORS[rule.quantity]
+        if rule.kind == "number" and unit_key not in factors:
+            raise CorruptFile(
+                file_label,
+                f"column {header!r}: unit {unit!r} is not a known {rule.quantity} unit "
+                f"({', '.join(sorted(k for k in factors if k))})",
+            )
+        taken.add(rule.canonical)
+        mapped.append(MappedColumn(header, rule, factors.get(unit_key, 1.0)))
+    return mapped, unmapped
+
+
+def read_header_row(path: Path, header_line: int, delimiter: str = ",", encoding: str = "utf-8") -> list[str]:
+    with path.open("r", encoding=encoding, errors="replace", newline="") as handle:
+        for _ in range(header_line - 1):
+            handle.readline()
+        row = next(csv.reader([handle.readline().lstrip("\ufeff")], delimiter=delimiter), [])
+    return [cell.strip() for cell in row]
+
+
+def read_mapped_table(
+    path: Path,
+    *,
+    file_label: str,
+    header_line: int,
+    headers: list[str],
+    columns: list[MappedColumn],
+    delimiter: str = ",",
+) -> pd.DataFrame:
+    """Read the mapped columns of a delimited file (header on `header_line`, data after) into a frame
+    with vendor values already scaled to SI. Raises CorruptFile naming the first broken line."""
+    column_types: dict[str, pa.DataType] = {
+        c.header: (pa.string() if c.rule.kind == "text" else pa.float64()) for c in columns
+    }
+    bad_rows: list[int] = []
+
+    def on_invalid_row(row: pacsv.InvalidRow) -> str:
+        bad_rows.append(row.actual_columns)
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(skip_rows=header_line - 1, block_size=1 << 22),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid_row),
+            convert_options=pacsv.ConvertOptions(
+                column_types=column_types,
+                include_columns=[c.header for c in columns],
+                strings_can_be_null=True,
+            ),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        raise locate_broken_line(path, file_label, header_line, headers, columns, delimiter) from exc
+    if bad_rows:
+        raise locate_broken_line(path, file_label, header_line, headers, columns, delimiter)
+
+    frame = pd.DataFrame(index=pd.RangeIndex(table.num_rows))
+    for column in columns:
+        values = table.column(column.header)
+        if column.rule.kind == "text":
+            frame[column.rule.canonical] = values.to_pandas()
+        else:
+            array = values.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+            frame[column.rule.canonical] = array * column.factor if column.factor != 1.0 else array
+    return frame
+
+
+def locate_broken_line(
+    path: Path,
+    file_label: str,
+    header_line: int,
+    headers: list[str],
+    columns: list[MappedColumn],
+    delimiter: str,
+) -> CorruptFile:
+    """Scan the file (slowly, error path only) for the first line that breaks the table's rules."""
+    numeric = {headers.index(c.header): c.header for c in columns if c.rule.kind != "text"}
+    expected = len(headers)
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if number <= header_line:
+                continue
+            if b"\x00" in raw:
+                return CorruptFile(file_label, "binary bytes (NUL) inside a text export", line=number)
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return CorruptFile(file_label, "bytes that are not UTF-8 text (binary data?)", line=number)
+            if not text.strip():
+                continue
+            fields = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+            if len(fields) != expected:
+                ending = "" if raw.endswith(b"\n") else " (last line, no newline: truncated mid-row?)"
+                return CorruptFile(
+                    file_label, f"expected {expected} fields, found {len(fields)}{ending}", line=number
+                )
+            for index, header in numeric.items():
+                value = fields[index].strip()
+                if value and not _is_number(value):
+                    return CorruptFile(
+                        file_label, f"column {header!r}: value {value[:40]!r} is not a number", line=number
+                    )
+    return CorruptFile(file_label, "the reader refused the file but no broken line was found")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+_TIMESTAMP_FORMATS = (
+    "%Y-%m-%d %H:%M:%S.%f",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M:%S",
+    "%m/%d/%Y %H:%M:%S.%f",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %I:%M:%S %p",
+    "%d.%m.%Y %H:%M:%S",
+    "%Y/%m/%d %H:%M:%S",
+)
+
+
+def timestamps_to_unix_seconds(
+    values: pd.Series, *, timezone: str, file_label: str, column: str
+) -> np.ndarray:
+    """Parse vendor timestamps (naive ones in the lab's timezone) to UTC seconds since 1970.
+
+    The format is chosen from the first value and then applied to the whole column in one vectorised call.
+    """
+    first = values.dropna()
+    if first.empty:
+        return np.full(len(values), np.nan)
+    sample = str(first.iloc[0]).strip()
+    for fmt in _TIMESTAMP_FORMATS:
+        try:
+            pd.to_datetime(sample, format=fmt)
+        except ValueError:
+            continue
+        parsed = pd.to_datetime(values.str.strip(), format=fmt, errors="coerce")
+        break
+    else:
+        raise CorruptFile(file_label, f"column {column!r}: timestamp {sample!r} is in no known format")
+    bad = parsed.isna() & values.notna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise CorruptFile(
+            file_label, f"column {column!r}: timestamp {values.iloc[row]!r} (data row {row + 1}) is not {fmt}"
+        )
+    if parsed.dt.tz is None:
+        parsed = parsed.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward")
+    # total_seconds keeps NaT as NaN and does not depend on the datetime resolution (pandas 3 uses µs).
+    since_epoch = parsed.dt.tz_convert("UTC") - pd.Timestamp(0, tz="UTC")
+    return since_epoch.dt.total_seconds().to_numpy(dtype=np.float64)
