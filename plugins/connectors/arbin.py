@@ -16,18 +16,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from connectors.base import FileHead, ReadResult, to_canonical
-from connectors.errors import CorruptFile
-from connectors.tabular import (
-    ColumnRule,
-    map_headers,
-    read_header_row,
-    read_mapped_table,
-    split_header,
-    timestamps_to_unix_seconds,
-)
+from connectors.tabular import ColumnRule, read_headed_csv, split_header
 
 NAME = "arbin_csv"
 PARSER_VERSION = "1"
@@ -71,20 +62,7 @@ class ArbinCsv:
         return keys >= _SIGNATURE and bool(_ARBIN_MARKERS & keys)
 
     def read(self, path: Path, *, timezone: str = "UTC") -> ReadResult:
-        label = path.name
-        headers = read_header_row(path, header_line=1)
-        mapped, unmapped = map_headers(headers, RULES, label)
-        frame = read_mapped_table(path, file_label=label, header_line=1, headers=headers, columns=mapped)
-        if frame.empty:
-            raise CorruptFile(label, "no data rows after the header", line=2)
-        if "unix_time_second" in frame and not pd.api.types.is_numeric_dtype(frame["unix_time_second"]):
-            frame["unix_time_second"] = timestamps_to_unix_seconds(
-                frame["unix_time_second"], timezone=timezone, file_label=label, column="Date_Time"
-            )
-        # Some exports leave Step/Cycle index empty on the first rows (before the schedule starts).
-        for counter in ("cycle_count", "step_id"):
-            if counter in frame:
-                frame[counter] = frame[counter].ffill().bfill()
+        frame, unmapped = read_headed_csv(path, RULES, timezone=timezone, counters=("cycle_count", "step_id"))
         if "record_index" in frame:
             frame["record_index"] = frame["record_index"].fillna(-1).astype(np.int64)
         return ReadResult(

@@ -13,15 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from connectors.base import FileHead, ReadResult, to_canonical
-from connectors.errors import CorruptFile
-from connectors.tabular import (
-    ColumnRule,
-    map_headers,
-    read_header_row,
-    read_mapped_table,
-    split_header,
-    timestamps_to_unix_seconds,
-)
+from connectors.tabular import ColumnRule, read_headed_csv, split_header
 
 NAME = "batteryarchive_timeseries"
 PARSER_VERSION = "1"
@@ -53,18 +45,7 @@ class BatteryArchiveTimeseries:
         return "Test_Time (s)" in line and {"test_time", "cycle_index", "current", "voltage"} <= keys
 
     def read(self, path: Path, *, timezone: str = "UTC") -> ReadResult:
-        label = path.name
-        headers = read_header_row(path, header_line=1)
-        mapped, unmapped = map_headers(headers, RULES, label)
-        frame = read_mapped_table(path, file_label=label, header_line=1, headers=headers, columns=mapped)
-        if frame.empty:
-            raise CorruptFile(label, "no data rows after the header", line=2)
-        if "unix_time_second" in frame:
-            frame["unix_time_second"] = timestamps_to_unix_seconds(
-                frame["unix_time_second"], timezone=timezone, file_label=label, column="Date_Time"
-            )
-        if "cycle_count" in frame:
-            frame["cycle_count"] = frame["cycle_count"].ffill().bfill()
+        frame, unmapped = read_headed_csv(path, RULES, timezone=timezone, counters=("cycle_count",))
         return ReadResult(
             frame=to_canonical(frame),
             format=NAME,

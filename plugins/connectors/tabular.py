@@ -244,3 +244,27 @@ def timestamps_to_unix_seconds(
     # total_seconds keeps NaT as NaN and does not depend on the datetime resolution (pandas 3 uses µs).
     since_epoch = parsed.dt.tz_convert("UTC") - pd.Timestamp(0, tz="UTC")
     return since_epoch.dt.total_seconds().to_numpy(dtype=np.float64)
+
+
+def read_headed_csv(
+    path: Path, rules: Mapping[str, ColumnRule], *, timezone: str, counters: tuple[str, ...] = ()
+) -> tuple[pd.DataFrame, list[str]]:
+    """A CSV whose first line is the header: map the columns by `rules`, read, convert text timestamps to
+    UTC seconds, and fill gaps in the instrument's `counters` from their neighbours. Returns the frame
+    (vendor names already canonical) and the headers left unmapped."""
+    label = path.name
+    headers = read_header_row(path, header_line=1)
+    mapped, unmapped = map_headers(headers, rules, label)
+    frame = read_mapped_table(path, file_label=label, header_line=1, headers=headers, columns=mapped)
+    if frame.empty:
+        raise CorruptFile(label, "no data rows after the header", line=2)
+    for column in mapped:
+        if column.rule.kind == "text" and column.rule.canonical == "unix_time_second":
+            frame["unix_time_second"] = timestamps_to_unix_seconds(
+                frame["unix_time_second"], timezone=timezone, file_label=label, column=column.header
+            )
+    # Some exports leave counters empty on the first rows (before the schedule starts).
+    for counter in counters:
+        if counter in frame:
+            frame[counter] = frame[counter].ffill().bfill()
+    return frame, unmapped
