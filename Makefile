@@ -27,8 +27,10 @@ up: $(STAMP) ## Airflow standalone (UI on :8080) with blc_watch unpaused, watchi
 	@mkdir -p drops
 	$(BIN)/blc db upgrade
 	BLC_SETTLE_SECONDS=$${BLC_SETTLE_SECONDS:-10} $(BIN)/blc airflow standalone & \
-	  sleep 25; $(BIN)/blc airflow dags unpause blc_watch; \
-	  echo "login: admin / $$(cat .blc/airflow/simple_auth_manager_passwords.json.generated 2>/dev/null)"; wait
+	  for i in $$(seq 60); do curl -sf localhost:8080/api/v2/monitor/health >/dev/null && break; sleep 2; done; \
+	  until $(BIN)/blc airflow dags unpause blc_watch >/dev/null 2>&1; do sleep 3; done; \
+	  echo "Airflow UI: http://localhost:8080  login: $$(cat .blc/airflow/simple_auth_manager_passwords.json.generated)"; \
+	  echo "blc_watch unpaused, watching $(CURDIR)/drops"; wait
 
 test: $(STAMP) ## the whole suite (real Postgres, real Airflow, real GX)
 	$(BIN)/python -m pytest -q

@@ -34,6 +34,10 @@ def airflow_environment(
     env.setdefault("BLC_PROJECT_ROOT", str(root))
     env.setdefault("BLC_SHARE_DIRS", ",".join(str(p) for p in settings.share_dirs))
     env.setdefault("PYTHONPATH", str(root / "plugins"))
+    # `airflow standalone` starts its components as `airflow …` found on PATH: put this venv first.
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in env.get("PATH", "").split(os.pathsep):
+        env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
     return env
 
 
