@@ -14,6 +14,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from processors.cycles import current_direction
+
 PROCESSOR_VERSION = "1"
 SECONDS_PER_HOUR = 3600.0
 #: A per-cycle counter above this fraction of its cycle maximum at the first sample = file began mid-cycle.
@@ -156,5 +158,10 @@ def compute_cycle_stats(samples: pd.DataFrame) -> pd.DataFrame:
     # The last cycle is complete only if it both charged and discharged: a test stopped mid-cycle, or
     # a file that is still growing, must not set the cell's latest capacity.
     last = out.index[-1]
-    out.loc[last, "complete"] = bool(out.loc[last, "complete"] and charge_ah[-1] > 0 and discharge_ah[-1] > 0)
+    # "Charged" and "discharged" mean real segments, not rest-current noise (the cycle rule's threshold).
+    direction = current_direction(current)
+    in_last = code == n - 1
+    charged = np.count_nonzero(direction[in_last] == 1) >= 2
+    discharged = np.count_nonzero(direction[in_last] == -1) >= 2
+    out.loc[last, "complete"] = bool(out.loc[last, "complete"] and charged and discharged)
     return out[list(CYCLE_STATS_COLUMNS)]

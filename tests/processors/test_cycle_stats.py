@@ -72,6 +72,21 @@ def test_rest_only_cycle_kept_with_zeros_and_last_incomplete_cycle_flagged() -> 
     assert bool(stats.loc[3, "complete"]) is False  # charge only: the test stopped mid-cycle
 
 
+def test_rest_noise_does_not_make_last_cycle_complete() -> None:
+    # cycle 2 charges at 2 A; its "discharge" is a −0.1 mA offset during rest (0.005 % of the peak)
+    frame = _frame(
+        t=[0, 10, 20, 30, 40, 50, 60, 70],
+        i=[2, 2, -2, -2, 2, 2, -1e-4, -1e-4],
+        v=[4, 4, 3, 3, 4, 4, 3.9, 3.9],
+        cycle=[1, 1, 1, 1, 2, 2, 2, 2],
+    )
+    stats = compute_cycle_stats(frame).set_index("cycle_index")
+
+    assert stats.loc[2, "discharge_capacity_ah"] > 0
+    assert bool(stats.loc[1, "complete"]) is True
+    assert bool(stats.loc[2, "complete"]) is False
+
+
 def test_unsorted_input_gives_same_result() -> None:
     frame = _frame(t=[0, 10, 20, 30], i=[1, 2, -1, -2], v=[4, 4.1, 3.5, 3.4], cycle=[1, 1, 1, 1])
 
