@@ -28,7 +28,7 @@ up: $(STAMP) ## Airflow standalone (UI on :8080) with blc_watch unpaused, watchi
 	$(BIN)/blc db upgrade
 	BLC_SETTLE_SECONDS=$${BLC_SETTLE_SECONDS:-10} $(BIN)/blc airflow standalone & \
 	  for i in $$(seq 60); do curl -sf localhost:8080/api/v2/monitor/health >/dev/null && break; sleep 2; done; \
-	  until $(BIN)/blc airflow dags unpause blc_watch >/dev/null 2>&1; do sleep 3; done; \
+	  for i in $$(seq 40); do $(BIN)/blc airflow dags unpause blc_watch >/dev/null 2>&1 && break; sleep 3; done; \
 	  echo "Airflow UI: http://localhost:8080  login: $$(cat .blc/airflow/simple_auth_manager_passwords.json.generated)"; \
 	  echo "blc_watch unpaused, watching $(CURDIR)/drops"; wait
 
