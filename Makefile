@@ -14,7 +14,7 @@ help: ## list the targets
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
-	$(BIN)/uv pip install --python $(BIN)/python --quiet -r requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -r requirements.lock
 	$(BIN)/uv pip install --python $(BIN)/python --quiet --no-deps -e .
 	@touch $(STAMP)
 
@@ -34,6 +34,9 @@ up: $(STAMP) ## Airflow standalone (UI on :8080) with blc_watch unpaused, watchi
 
 test: $(STAMP) ## the whole suite (real Postgres, real Airflow, real GX)
 	$(BIN)/python -m pytest -q
+
+bench: $(STAMP) ## speed and memory vs the floor, one run (PEERS=1 adds BEEP); bench/results/latest.json
+	$(BIN)/python bench/run.py $(if $(PEERS),--peers,)
 
 lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff check plugins dags tests

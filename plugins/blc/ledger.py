@@ -73,7 +73,19 @@ def register(
 
 
 def update(conn: Connection, file_id: int, **fields: Any) -> None:
-    allowed = {"status", "error", "rows", "cell_id", "format", "parser_version", "cycle_rule", "uri", "etag"}
+    allowed = {
+        "status",
+        "error",
+        "rows",
+        "cell_id",
+        "format",
+        "parser_version",
+        "cycle_rule",
+        "uri",
+        "etag",
+        "first_cycle_index",
+        "last_cycle_index",
+    }
     unknown = set(fields) - allowed
     if unknown:
         raise ValueError(f"not ledger fields: {sorted(unknown)}")

@@ -6,28 +6,28 @@ front doors. Each step is idempotent: it replaces what it owns inside one transa
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import re
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from blc import db, ledger
+from blc import db, ledger, memory
 from blc.errors import ConnectorError
 from blc.settings import Settings, get_settings
 from connectors import registry, share
-from connectors.base import ReadResult
+from connectors.base import StreamedRead
+from connectors.errors import CorruptFile
 from processors.cycle_stats import CYCLE_STATS_COLUMNS, PROCESSOR_VERSION, compute_cycle_stats
-from processors.cycles import assign_cycles
+from processors.cycles import CycleAssignment, assign_cycles
 
 log = logging.getLogger(__name__)
 
@@ -244,58 +244,80 @@ def publish_file(
         ledger.start_attempt(conn, entry.file_id)
     file_id = entry.file_id
 
+    # Pass 1 reads only the current and the cycle counter (the cycle rule needs the whole file); pass 2
+    # streams every column chunk by chunk: validate, then COPY while the next chunk is parsed. Both stay
+    # flat in memory; the rows become visible only when the one transaction commits (docs/adr/0004).
+    from blc import validation
+
+    memory.keep_heap_flat()
+    validation.warm_up(CANONICAL_SUITE, expectations_dir=settings.expectations_dir)
     try:
-        result = registry.read(path, format_name=format_name, timezone=settings.timezone)
-        frame, rule = _with_cycles(result)
-        _validate(frame, result, label, settings)
+        stream = registry.stream(
+            path, format_name=format_name, timezone=settings.timezone, chunk_rows=settings.chunk_rows
+        )
+        cycles = _assign_cycles(stream)
     except ConnectorError as exc:
         return _quarantine(engine, uri, label, file_id, exc, started)
     except Exception as exc:
-        if _is_validation_failure(exc):
-            return _quarantine(engine, uri, label, file_id, exc, started)
-        with engine.begin() as conn:
-            ledger.update(conn, file_id, status="failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+        _mark_failed(engine, file_id, exc)
         raise
 
-    cell = cell_id or str(result.metadata.get("cell_id") or default_cell_id(path))
-    project_label = project_name(project or str(result.metadata.get("project") or settings.default_project))
-    if result.unmapped_columns:
+    cell = cell_id or str(stream.metadata.get("cell_id") or default_cell_id(path))
+    project_label = project_name(project or str(stream.metadata.get("project") or settings.default_project))
+    if stream.unmapped_columns:
         log.info(
-            "%s: vendor columns not mapped to BDF (not stored): %s", label, ", ".join(result.unmapped_columns)
+            "%s: vendor columns not mapped to BDF (not stored): %s", label, ", ".join(stream.unmapped_columns)
         )
+    stored = {*stream.columns, "cycle_index", "record_index"}
+    columns = ["cell_id", "file_id", *(c for c in TIMESERIES_COLUMNS if c in stored)]
 
-    with engine.begin() as conn:
-        project_id = _ensure_project(conn, project_label)
-        _ensure_cell(conn, cell, project_id, result)
-        earlier = ledger.superseded_by(conn, uri, file_id)
-        replaced_cells = _replace_rows(conn, [file_id, *earlier])
-        for old_id in earlier:
-            conn.execute(
-                sa.text(
-                    "update blc.source_file set status = 'superseded', updated_at = now()"
-                    " where file_id = :id and status in ('loaded', 'processed', 'stable', 'failed')"
-                ),
-                {"id": old_id},
+    try:
+        with engine.begin() as conn:
+            project_id = _ensure_project(conn, project_label)
+            _ensure_cell(conn, cell, project_id, stream.format, stream.metadata)
+            earlier = ledger.superseded_by(conn, uri, file_id)
+            replaced_cells = _replace_rows(conn, [file_id, *earlier])
+            for old_id in earlier:
+                conn.execute(
+                    sa.text(
+                        "update blc.source_file set status = 'superseded', updated_at = now()"
+                        " where file_id = :id and status in ('loaded', 'processed', 'stable', 'failed')"
+                    ),
+                    {"id": old_id},
+                )
+            chunks = _checked_chunks(stream, cycles.cycle_index, label, settings)
+            rows = db.copy_frames(
+                conn, "blc.timeseries", chunks, columns, constants={"cell_id": cell, "file_id": file_id}
             )
-        frame.insert(0, "file_id", file_id)
-        frame.insert(0, "cell_id", cell)
-        columns = ["cell_id", "file_id", *(c for c in TIMESERIES_COLUMNS if c in frame.columns)]
-        rows = db.copy_frame(conn, "blc.timeseries", frame, columns)
-        ledger.update(
-            conn,
-            file_id,
-            status="loaded",
-            rows=rows,
-            cell_id=cell,
-            format=result.format,
-            parser_version=result.parser_version,
-            cycle_rule=rule,
-            error=None,
-        )
-        _record_validation(conn, file_id, "canonical", CANONICAL_SUITE, success=True, failed=[])
+            ledger.update(
+                conn,
+                file_id,
+                status="loaded",
+                rows=rows,
+                cell_id=cell,
+                format=stream.format,
+                parser_version=stream.parser_version,
+                cycle_rule=cycles.rule.value,
+                first_cycle_index=int(cycles.cycle_index[0]),
+                last_cycle_index=int(cycles.cycle_index.max()),
+                error=None,
+            )
+            _record_validation(conn, file_id, "canonical", CANONICAL_SUITE, success=True, failed=[])
+    except (ConnectorError, validation.ValidationFailed) as exc:
+        # The transaction rolled back: none of this file's rows, and the earlier version's rows are intact.
+        return _quarantine(engine, uri, label, file_id, exc, started)
+    except Exception as exc:
+        _mark_failed(engine, file_id, exc)
+        raise
+
     cells = tuple(dict.fromkeys([cell, *replaced_cells]))
     log.info(
-        "%s: loaded %d rows as cell %s (format %s, cycles by %s)", label, rows, cell, result.format, rule
+        "%s: loaded %d rows as cell %s (format %s, cycles by %s)",
+        label,
+        rows,
+        cell,
+        stream.format,
+        cycles.rule.value,
     )
     return IngestOutcome(
         uri,
@@ -303,44 +325,78 @@ def publish_file(
         "loaded",
         file_id,
         cell,
-        result.format,
+        stream.format,
         rows,
-        rule,
+        cycles.rule.value,
         None,
         time.monotonic() - started,
         cells,
     )
 
 
-def _with_cycles(result: ReadResult) -> tuple[pd.DataFrame, str]:
-    frame = result.frame.copy(deep=False)
-    counter = (
-        frame["cycle_count"].to_numpy(dtype=np.float64, na_value=np.nan) if "cycle_count" in frame else None
-    )
-    assignment = assign_cycles(frame["current_ampere"].to_numpy(dtype=np.float64), counter)
-    frame["cycle_index"] = assignment.cycle_index
-    if "record_index" not in frame or frame["record_index"].isna().any():
-        frame["record_index"] = np.arange(1, len(frame) + 1, dtype=np.int64)
-    return frame, assignment.rule.value
+def _mark_failed(engine: Engine, file_id: int, exc: Exception) -> None:
+    with engine.begin() as conn:
+        ledger.update(conn, file_id, status="failed", error=f"{type(exc).__name__}: {exc}"[:2000])
 
 
-def _validate(frame: pd.DataFrame, result: ReadResult, label: str, settings: Settings) -> None:
-    from blc.validation import ValidationFailed, validate_frame  # imports GX: only when a file is read
+def _assign_cycles(stream: StreamedRead) -> CycleAssignment:
+    """Pass 1: the cycle of every row, from the current and the instrument's counter only."""
+    wanted = [c for c in ("current_ampere", "cycle_count") if c in stream.columns]
+    currents: list[np.ndarray] = []
+    counters: list[np.ndarray] = []
+    for chunk in stream.chunks(wanted):
+        # float32 halves pass 1's memory: the rule only compares currents against a rest threshold, and
+        # float32 holds every integer counter below 2^24 exactly.
+        currents.append(chunk["current_ampere"].to_numpy(dtype=np.float32, na_value=np.nan))
+        if "cycle_count" in chunk:
+            counters.append(chunk["cycle_count"].to_numpy(dtype=np.float32, na_value=np.nan))
+    current = np.concatenate(currents)
+    counter = np.concatenate(counters) if counters else None
+    del currents, counters
+    return assign_cycles(current, counter)
 
-    report = validate_frame(
-        frame,
-        CANONICAL_SUITE,
-        expectations_dir=settings.expectations_dir,
-        first_data_line=result.first_data_line,
-    )
-    if not report.success:
-        raise ValidationFailed(report, label)
 
+def _checked_chunks(
+    stream: StreamedRead,
+    cycle_index: np.ndarray,
+    label: str,
+    settings: Settings,
+) -> Iterator[pd.DataFrame]:
+    """Pass 2: the file's chunks with their cycles, each validated before it is handed to COPY.
 
-def _is_validation_failure(exc: Exception) -> bool:
-    from blc.validation import ValidationFailed
+    Each chunk is validated together with the last row of the chunk before it, so rules between
+    neighbouring rows (test time never goes back) also hold across chunk boundaries."""
+    from blc.validation import ValidationFailed, validate_frame
 
-    return isinstance(exc, ValidationFailed)
+    offset = 0
+    first_line = stream.first_data_line
+    previous: pd.DataFrame | None = None
+    for chunk in stream.chunks(None):
+        n = len(chunk)
+        if offset + n > cycle_index.size:
+            raise CorruptFile(label, "the file grew while it was read; it will be read again", line=None)
+        chunk["cycle_index"] = cycle_index[offset : offset + n]
+        if "record_index" not in chunk:
+            chunk["record_index"] = np.arange(offset + 1, offset + n + 1, dtype=np.int64)
+        elif chunk["record_index"].isna().any():
+            position = pd.Series(np.arange(offset + 1, offset + n + 1), dtype="Int64")
+            chunk["record_index"] = chunk["record_index"].fillna(position)
+        checked = chunk if previous is None else pd.concat([previous, chunk], ignore_index=True)
+        report = validate_frame(
+            checked,
+            CANONICAL_SUITE,
+            expectations_dir=settings.expectations_dir,
+            first_data_line=None if first_line is None else first_line + offset - (previous is not None),
+        )
+        if not report.success:
+            raise ValidationFailed(report, label)
+        previous = chunk.iloc[[-1]]
+        offset += n
+        yield chunk
+    if offset != cycle_index.size:
+        raise CorruptFile(
+            label, f"the file changed while it was read ({offset} rows, then {cycle_index.size})"
+        )
 
 
 def _quarantine(
@@ -405,8 +461,10 @@ def _ensure_project(conn: Connection, name: str) -> int:
     )
 
 
-def _ensure_cell(conn: Connection, cell_id: str, project_id: int, result: ReadResult) -> None:
-    metadata = {k: v for k, v in result.metadata.items() if isinstance(v, str | int | float | bool)}
+def _ensure_cell(
+    conn: Connection, cell_id: str, project_id: int, format_name: str, file_metadata: Mapping[str, Any]
+) -> None:
+    metadata = {k: v for k, v in file_metadata.items() if isinstance(v, str | int | float | bool)}
     conn.execute(
         sa.text(
             "insert into blc.cell (cell_id, project_id, nominal_capacity_ah, tester, metadata)"
@@ -416,8 +474,8 @@ def _ensure_cell(conn: Connection, cell_id: str, project_id: int, result: ReadRe
         {
             "cell": cell_id,
             "project": project_id,
-            "nominal": result.metadata.get("nominal_capacity_ah"),
-            "tester": result.format.split("_")[0],
+            "nominal": file_metadata.get("nominal_capacity_ah"),
+            "tester": format_name.split("_")[0],
             "metadata": json.dumps(metadata, default=str),
         },
     )
@@ -458,22 +516,66 @@ _SAMPLE_COLUMNS = (
 )
 
 
-def read_cell_samples(conn: Connection, cell_id: str) -> pd.DataFrame:
-    """The cell's samples, straight from COPY … TO STDOUT (far faster than fetching rows)."""
+def read_cell_samples(conn: Connection, cell_id: str, cycles: tuple[int, int] | None = None) -> pd.DataFrame:
+    """The cell's samples (of cycles ``lo..hi`` when given), through binary COPY decoded with numpy.
+    NULLs come back as NaN."""
     literal = cell_id.replace("'", "''")
+    where = f"cell_id = '{literal}'"
+    if cycles is not None:
+        where += f" and cycle_index between {int(cycles[0])} and {int(cycles[1])}"
+    selected = ", ".join(f"coalesce({c}::float8, 'NaN') as {c}" for c in _SAMPLE_COLUMNS)
     query = (
-        f"copy (select {', '.join(_SAMPLE_COLUMNS)} from blc.timeseries where cell_id = '{literal}'"
-        " order by test_time_second, file_id, record_index) to stdout with (format csv, header true)"
+        f"select {selected} from blc.timeseries where {where}"
+        " order by cycle_index, test_time_second, file_id, record_index"
     )
-    buffer = io.BytesIO()
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.copy_expert(query, buffer)
-    finally:
-        cursor.close()
-    buffer.seek(0)
-    table = pacsv.read_csv(buffer)
-    return table.to_pandas()
+    frame = db.copy_query_float64(conn, query, _SAMPLE_COLUMNS)
+    frame["cycle_index"] = frame["cycle_index"].astype(np.int64)
+    return frame
+
+
+def cycle_batches(conn: Connection, cell_id: str, batch_rows: int) -> list[tuple[int, int]]:
+    """Ranges of whole cycles holding about `batch_rows` samples each, from the ledger's per-file cycle
+    ranges (no scan of the samples)."""
+    row = conn.execute(
+        sa.text(
+            "select min(first_cycle_index) as lo, max(last_cycle_index) as hi, sum(rows) as n,"
+            " count(*) filter (where first_cycle_index is null) as unknown"
+            " from blc.source_file where cell_id = :cell and status in ('loaded', 'processed')"
+        ),
+        {"cell": cell_id},
+    ).one()
+    if row.unknown or row.lo is None:  # rows loaded before the ledger kept cycle ranges
+        row = conn.execute(
+            sa.text(
+                "select min(cycle_index) as lo, max(cycle_index) as hi, count(*) as n"
+                " from blc.timeseries where cell_id = :cell"
+            ),
+            {"cell": cell_id},
+        ).one()
+        if row.lo is None:
+            return []
+    lo, hi, n = int(row.lo), int(row.hi), int(row.n or 0)
+    rows_per_cycle = max(1.0, n / (hi - lo + 1))
+    step = max(1, int(batch_rows / rows_per_cycle))
+    return [(start, min(start + step - 1, hi)) for start in range(lo, hi + 1, step)]
+
+
+def _cycle_stats_in_batches(conn: Connection, cell_id: str, batch_rows: int) -> pd.DataFrame:
+    """compute_cycle_stats over the cell, one batch of whole cycles at a time (flat memory). A batch is
+    held back until the next non-empty one is read, so the cell's true last cycle is the one judged."""
+    parts: list[pd.DataFrame] = []
+    pending: pd.DataFrame | None = None
+    for cycles in cycle_batches(conn, cell_id, batch_rows):
+        samples = read_cell_samples(conn, cell_id, cycles)
+        if samples.empty:
+            continue
+        if pending is not None:
+            parts.append(compute_cycle_stats(pending, holds_first_cycle=not parts, holds_last_cycle=False))
+        pending = samples
+    if pending is None:
+        return compute_cycle_stats(pd.DataFrame({c: pd.Series(dtype=np.float64) for c in _SAMPLE_COLUMNS}))
+    parts.append(compute_cycle_stats(pending, holds_first_cycle=not parts, holds_last_cycle=True))
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
 def process_cell(cell_id: str, *, settings: Settings | None = None) -> ProcessOutcome:
@@ -484,8 +586,7 @@ def process_cell(cell_id: str, *, settings: Settings | None = None) -> ProcessOu
     with engine.begin() as conn:
         # One writer per cell at a time: mapped tasks of several files of one cell would otherwise race.
         conn.execute(sa.text("select pg_advisory_xact_lock(hashtext(:cell))"), {"cell": cell_id})
-        samples = read_cell_samples(conn, cell_id)
-        stats = compute_cycle_stats(samples)
+        stats = _cycle_stats_in_batches(conn, cell_id, settings.chunk_rows)
         stats.insert(0, "cell_id", cell_id)
         stats["processor_version"] = PROCESSOR_VERSION
         formation = _formation_cycles(conn, cell_id)

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     import great_expectations as gx
     import pandas as pd
 
+log = logging.getLogger(__name__)
+
 MAX_EXAMPLES = 5
 _MAX_ERROR_CHARS = 300
 # SUMMARY gives the first unexpected values and their row indices without materialising full
@@ -190,6 +192,25 @@ def validate_frame(
         failed=tuple(failure for _, failure in failures),
         first_data_line=first_data_line,
     )
+
+
+def warm_up(suite_name: str, *, expectations_dir: Path) -> threading.Thread:
+    """Import Great Expectations and build the suite's runner in a background thread.
+
+    The import costs seconds of CPU in every fresh process (each Airflow task is one). Started before a
+    file is parsed, it overlaps the parse and the first COPY instead of adding to them; ``validate_frame``
+    waits for it through the module lock."""
+
+    def build() -> None:
+        try:
+            with _LOCK:
+                _runner(suite_name, Path(expectations_dir).resolve(), ())
+        except Exception:  # the real call reports it, with its context
+            log.debug("warming up Great Expectations failed", exc_info=True)
+
+    thread = threading.Thread(target=build, name="gx-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def assert_valid(

@@ -16,9 +16,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from connectors.base import FileHead, ReadResult, to_canonical
-from connectors.tabular import ColumnRule, read_headed_csv, split_header
+from connectors.base import DEFAULT_CHUNK_ROWS, FileHead, ReadResult, StreamedRead, to_canonical
+from connectors.tabular import ColumnRule, split_header, stream_headed_csv
 
 NAME = "arbin_csv"
 PARSER_VERSION = "1"
@@ -62,16 +63,33 @@ class ArbinCsv:
         return keys >= _SIGNATURE and bool(_ARBIN_MARKERS & keys)
 
     def read(self, path: Path, *, timezone: str = "UTC") -> ReadResult:
-        frame, unmapped = read_headed_csv(path, RULES, timezone=timezone, counters=("cycle_count", "step_id"))
-        if "record_index" in frame:
-            frame["record_index"] = frame["record_index"].fillna(-1).astype(np.int64)
-        return ReadResult(
-            frame=to_canonical(frame),
+        return self.stream(path, timezone=timezone).read_all()
+
+    def stream(
+        self, path: Path, *, timezone: str = "UTC", chunk_rows: int = DEFAULT_CHUNK_ROWS
+    ) -> StreamedRead:
+        columns, unmapped, chunks = stream_headed_csv(
+            path,
+            RULES,
+            timezone=timezone,
+            chunk_rows=chunk_rows,
+            counters=("cycle_count", "step_id"),
+            finish=_finish,
+        )
+        return StreamedRead(
             format=NAME,
             parser_version=PARSER_VERSION,
+            columns=columns,
+            chunks=chunks,
             first_data_line=2,
             unmapped_columns=tuple(unmapped),
         )
+
+
+def _finish(frame: pd.DataFrame) -> pd.DataFrame:
+    if "record_index" in frame:
+        frame["record_index"] = frame["record_index"].fillna(-1).astype(np.int64)
+    return to_canonical(frame)
 
 
 CONNECTOR = ArbinCsv()

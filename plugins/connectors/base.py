@@ -5,7 +5,7 @@ Canonical = BDF machine names, SI units, positive current charges the cell (DESI
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -44,6 +44,8 @@ CANONICAL_COLUMNS: tuple[str, ...] = tuple(CANONICAL_DTYPES)
 
 #: How many bytes of a file `sniff` gets to look at.
 SNIFF_BYTES = 64 * 1024
+#: Rows per chunk when a file is streamed: memory stays flat in file size (bench/: peak RSS).
+DEFAULT_CHUNK_ROWS = 100_000
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,59 @@ class ReadResult:
     unmapped_columns: tuple[str, ...] = ()
 
 
+#: Reads the file from its start each time it is called, yielding canonical frames of about `chunk_rows` rows
+#: in file order; `columns` limits the read to those canonical columns (None: all of them).
+ChunkReader = Callable[[Sequence[str] | None], Iterator[pd.DataFrame]]
+
+
+@dataclass(frozen=True)
+class StreamedRead:
+    """A file opened for reading in chunks: what ReadResult says about the file, and `chunks`, which can
+    be called more than once (a cheap first pass over a few columns, then the full pass)."""
+
+    format: str
+    parser_version: str
+    #: The canonical columns the chunks will hold.
+    columns: tuple[str, ...]
+    chunks: ChunkReader
+    first_data_line: int | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    unmapped_columns: tuple[str, ...] = ()
+
+    def read_all(self) -> ReadResult:
+        """The whole file in one frame (small files, tests, and connectors' own `read`)."""
+        frames = list(self.chunks(None))
+        frame = pd.concat(frames, ignore_index=True) if len(frames) != 1 else frames[0]
+        return ReadResult(
+            frame=frame,
+            format=self.format,
+            parser_version=self.parser_version,
+            first_data_line=self.first_data_line,
+            metadata=self.metadata,
+            unmapped_columns=self.unmapped_columns,
+        )
+
+    @classmethod
+    def from_result(cls, result: ReadResult, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> StreamedRead:
+        """Chunk an already-read frame, for connectors that can only read whole files (binary formats)."""
+        frame = result.frame
+
+        def chunks(columns: Sequence[str] | None) -> Iterator[pd.DataFrame]:
+            selected = frame if columns is None else frame[[c for c in columns if c in frame.columns]]
+            for start in range(0, max(len(selected), 1), chunk_rows):
+                yield selected.iloc[start : start + chunk_rows].reset_index(drop=True)
+
+        return cls(
+            format=result.format,
+            parser_version=result.parser_version,
+            columns=tuple(frame.columns),
+            chunks=chunks,
+            first_data_line=result.first_data_line,
+            metadata=result.metadata,
+            unmapped_columns=result.unmapped_columns,
+        )
+
+
 class Connector(Protocol):
     """One cycler format. Implementations are modules' singletons registered in `connectors.registry`."""
 
@@ -100,6 +155,17 @@ class Connector(Protocol):
 
     def read(self, path: Path, *, timezone: str = "UTC") -> ReadResult:
         """Parse the file into the canonical frame, raising CorruptFile on broken content."""
+        ...
+
+
+class StreamingConnector(Connector, Protocol):
+    """A connector that can also read its files chunk by chunk (memory flat in file size)."""
+
+    def stream(
+        self, path: Path, *, timezone: str = "UTC", chunk_rows: int = DEFAULT_CHUNK_ROWS
+    ) -> StreamedRead:
+        """Open the file (header, mapping, metadata checked now); rows are read when chunks are asked for.
+        CorruptFile may be raised by `stream` or while iterating the chunks."""
         ...
 
 

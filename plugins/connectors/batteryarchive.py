@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from connectors.base import FileHead, ReadResult, to_canonical
-from connectors.tabular import ColumnRule, read_headed_csv, split_header
+from connectors.base import DEFAULT_CHUNK_ROWS, FileHead, ReadResult, StreamedRead, to_canonical
+from connectors.tabular import ColumnRule, split_header, stream_headed_csv
 
 NAME = "batteryarchive_timeseries"
 PARSER_VERSION = "1"
@@ -45,11 +45,24 @@ class BatteryArchiveTimeseries:
         return "Test_Time (s)" in line and {"test_time", "cycle_index", "current", "voltage"} <= keys
 
     def read(self, path: Path, *, timezone: str = "UTC") -> ReadResult:
-        frame, unmapped = read_headed_csv(path, RULES, timezone=timezone, counters=("cycle_count",))
-        return ReadResult(
-            frame=to_canonical(frame),
+        return self.stream(path, timezone=timezone).read_all()
+
+    def stream(
+        self, path: Path, *, timezone: str = "UTC", chunk_rows: int = DEFAULT_CHUNK_ROWS
+    ) -> StreamedRead:
+        columns, unmapped, chunks = stream_headed_csv(
+            path,
+            RULES,
+            timezone=timezone,
+            chunk_rows=chunk_rows,
+            counters=("cycle_count",),
+            finish=to_canonical,
+        )
+        return StreamedRead(
             format=NAME,
             parser_version=PARSER_VERSION,
+            columns=columns,
+            chunks=chunks,
             first_data_line=2,
             # Battery Archive names its downloads <cell_id>_timeseries.csv.
             metadata={"cell_id": path.name.removesuffix(".csv").removesuffix("_timeseries")},

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from connectors import arbin, batteryarchive
-from connectors.base import Connector, FileHead, ReadResult
+from connectors.base import DEFAULT_CHUNK_ROWS, Connector, FileHead, ReadResult, StreamedRead
 from connectors.errors import UnsupportedFormat
 
 #: Order matters only when two formats could both claim a file: the more specific one goes first.
@@ -41,3 +41,14 @@ def detect(path: Path) -> Connector:
 def read(path: Path, *, format_name: str | None = None, timezone: str = "UTC") -> ReadResult:
     connector = get(format_name) if format_name else detect(path)
     return connector.read(path, timezone=timezone)
+
+
+def stream(
+    path: Path, *, format_name: str | None = None, timezone: str = "UTC", chunk_rows: int = DEFAULT_CHUNK_ROWS
+) -> StreamedRead:
+    """Open the file for chunked reading; formats that can only be read whole are read now and chunked."""
+    connector = get(format_name) if format_name else detect(path)
+    streamer = getattr(connector, "stream", None)
+    if streamer is not None:
+        return streamer(path, timezone=timezone, chunk_rows=chunk_rows)
+    return StreamedRead.from_result(connector.read(path, timezone=timezone), chunk_rows)

@@ -88,9 +88,14 @@ def _starts_mid_cycle(frame: pd.DataFrame, code: npt.NDArray[np.int64]) -> bool:
     return False
 
 
-def compute_cycle_stats(samples: pd.DataFrame) -> pd.DataFrame:
+def compute_cycle_stats(
+    samples: pd.DataFrame, *, holds_first_cycle: bool = True, holds_last_cycle: bool = True
+) -> pd.DataFrame:
     """One row per cycle from a frame with ``cycle_index, test_time_second, current_ampere, voltage_volt``
-    (plus any reported counters). Rows need not be sorted."""
+    (plus any reported counters). Rows need not be sorted.
+
+    A cell too large for memory is processed in batches of whole cycles; only the batch holding the cell's
+    first (last) cycle judges whether that cycle is complete."""
     frame = samples.sort_values(["cycle_index", "test_time_second"], kind="stable")
     cycle = frame["cycle_index"].to_numpy(dtype=np.int64)
     if cycle.size == 0:
@@ -154,7 +159,10 @@ def compute_cycle_stats(samples: pd.DataFrame) -> pd.DataFrame:
     out["complete"] = True
     # A file that starts mid-cycle (its per-cycle counters are already well above zero at the first
     # sample) holds only part of its first cycle: that cycle must not set the reference capacity.
-    out.loc[out.index[0], "complete"] = not _starts_mid_cycle(frame, code)
+    if holds_first_cycle:
+        out.loc[out.index[0], "complete"] = not _starts_mid_cycle(frame, code)
+    if not holds_last_cycle:
+        return out[list(CYCLE_STATS_COLUMNS)]
     # The last cycle is complete only if it both charged and discharged: a test stopped mid-cycle, or
     # a file that is still growing, must not set the cell's latest capacity.
     last = out.index[-1]

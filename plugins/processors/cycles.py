@@ -28,7 +28,7 @@ class CycleRule(StrEnum):
 
 @dataclass(frozen=True)
 class CycleAssignment:
-    cycle_index: npt.NDArray[np.int64]
+    cycle_index: npt.NDArray[np.int32]
     rule: CycleRule
 
 
@@ -45,23 +45,24 @@ def current_direction(current_ampere: npt.NDArray[np.float64]) -> npt.NDArray[np
 
 def _carry_forward(direction: npt.NDArray[np.int8]) -> npt.NDArray[np.int8]:
     """Each rest sample takes the direction of the last non-rest sample before it (0 before any)."""
-    positions = np.where(direction != 0, np.arange(direction.size), -1)
+    # int32 positions: half the memory of the default int64 on a multi-million-row file (2^31 rows max).
+    positions = np.where(direction != 0, np.arange(direction.size, dtype=np.int32), np.int32(-1))
     last_active = np.maximum.accumulate(positions) if positions.size else positions
     return np.where(last_active >= 0, direction[np.maximum(last_active, 0)], 0).astype(np.int8)
 
 
-def cycles_from_transitions(current_ampere: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+def cycles_from_transitions(current_ampere: npt.NDArray[np.float64]) -> npt.NDArray[np.int32]:
     carried = _carry_forward(current_direction(current_ampere))
-    starts = np.zeros(carried.size, dtype=np.int64)
+    starts = np.zeros(carried.size, dtype=np.int32)
     starts[1:] = (carried[1:] == 1) & (carried[:-1] == -1)
-    return 1 + np.cumsum(starts)
+    return 1 + np.cumsum(starts, dtype=np.int32)
 
 
-def cycles_from_counter(cycle_count: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+def cycles_from_counter(cycle_count: npt.NDArray[np.float64]) -> npt.NDArray[np.int32]:
     """1 for the first counter value, +1 each time the counter changes (0-based or sparse counters alike)."""
-    changes = np.zeros(cycle_count.size, dtype=np.int64)
+    changes = np.zeros(cycle_count.size, dtype=np.int32)
     changes[1:] = cycle_count[1:] != cycle_count[:-1]
-    return 1 + np.cumsum(changes)
+    return 1 + np.cumsum(changes, dtype=np.int32)
 
 
 def count_alternations(current_ampere: npt.NDArray[np.float64]) -> int:
@@ -78,7 +79,7 @@ def assign_cycles(
         assert cycle_count is not None
         filled = cycle_count.copy()
         if np.isnan(filled).any():  # fill gaps from the neighbours before comparing
-            index = np.where(~np.isnan(filled), np.arange(filled.size), 0)
+            index = np.where(~np.isnan(filled), np.arange(filled.size, dtype=np.int32), np.int32(0))
             np.maximum.accumulate(index, out=index)
             filled = filled[index]
             first_valid = int(np.flatnonzero(~np.isnan(cycle_count))[0])

