@@ -152,13 +152,21 @@ def current_version(engine: Engine) -> str | None:
 # --- COPY -----------------------------------------------------------------------------------------------
 
 
-def copy_frame(conn: Connection, table: str, frame: pd.DataFrame, columns: Sequence[str]) -> int:
+def copy_frame(
+    conn: Connection,
+    table: str,
+    frame: pd.DataFrame,
+    columns: Sequence[str],
+    *,
+    constants: Mapping[str, Any] | None = None,
+) -> int:
     """COPY a frame's columns into `table` inside the caller's transaction, chunk by chunk."""
     return copy_frames(
         conn,
         table,
         (frame.iloc[s : s + COPY_CHUNK_ROWS] for s in range(0, len(frame), COPY_CHUNK_ROWS)),
         columns,
+        constants=constants,
     )
 
 

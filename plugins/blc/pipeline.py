@@ -26,7 +26,12 @@ from blc.settings import Settings, get_settings
 from connectors import registry, share
 from connectors.base import StreamedRead
 from connectors.errors import CorruptFile
-from processors.cycle_stats import CYCLE_STATS_COLUMNS, PROCESSOR_VERSION, compute_cycle_stats
+from processors.cycle_stats import (
+    CYCLE_STATS_COLUMNS,
+    PROCESSOR_VERSION,
+    StreamedCycleStats,
+    compute_cycle_stats,
+)
 from processors.cycles import CycleAssignment, assign_cycles
 
 log = logging.getLogger(__name__)
@@ -285,10 +290,12 @@ def publish_file(
                     ),
                     {"id": old_id},
                 )
-            chunks = _checked_chunks(stream, cycles.cycle_index, label, settings)
+            streamed_stats = StreamedCycleStats(max_open_rows=2 * settings.chunk_rows)
+            chunks = _checked_chunks(stream, cycles.cycle_index, label, settings, streamed_stats)
             rows = db.copy_frames(
                 conn, "blc.timeseries", chunks, columns, constants={"cell_id": cell, "file_id": file_id}
             )
+            _store_file_cycle_stats(conn, file_id, streamed_stats, label)
             ledger.update(
                 conn,
                 file_id,
@@ -334,6 +341,22 @@ def publish_file(
     )
 
 
+def _store_file_cycle_stats(
+    conn: Connection, file_id: int, streamed_stats: StreamedCycleStats, label: str
+) -> None:
+    stats = streamed_stats.result()
+    if stats is None:
+        log.info("%s: cycle stats left to the processor (%s)", label, streamed_stats.given_up)
+        return
+    db.copy_frame(
+        conn,
+        "blc.file_cycle_stats",
+        stats,
+        ["file_id", *CYCLE_STATS_COLUMNS, "processor_version"],
+        constants={"file_id": file_id, "processor_version": PROCESSOR_VERSION},
+    )
+
+
 def _mark_failed(engine: Engine, file_id: int, exc: Exception) -> None:
     with engine.begin() as conn:
         ledger.update(conn, file_id, status="failed", error=f"{type(exc).__name__}: {exc}"[:2000])
@@ -361,6 +384,7 @@ def _checked_chunks(
     cycle_index: np.ndarray,
     label: str,
     settings: Settings,
+    streamed_stats: StreamedCycleStats,
 ) -> Iterator[pd.DataFrame]:
     """Pass 2: the file's chunks with their cycles, each validated before it is handed to COPY.
 
@@ -391,6 +415,7 @@ def _checked_chunks(
         if not report.success:
             raise ValidationFailed(report, label)
         previous = chunk.iloc[[-1]]
+        streamed_stats.add(chunk[[c for c in _SAMPLE_COLUMNS if c in chunk.columns]])
         offset += n
         yield chunk
     if offset != cycle_index.size:
@@ -495,6 +520,7 @@ def _replace_rows(conn: Connection, file_ids: list[int]) -> list[str]:
         .all()
     )
     conn.execute(sa.text("delete from blc.timeseries where file_id = any(:ids)"), {"ids": file_ids})
+    conn.execute(sa.text("delete from blc.file_cycle_stats where file_id = any(:ids)"), {"ids": file_ids})
     return list(cells)
 
 
@@ -586,13 +612,21 @@ def process_cell(cell_id: str, *, settings: Settings | None = None) -> ProcessOu
     with engine.begin() as conn:
         # One writer per cell at a time: mapped tasks of several files of one cell would otherwise race.
         conn.execute(sa.text("select pg_advisory_xact_lock(hashtext(:cell))"), {"cell": cell_id})
-        stats = _cycle_stats_in_batches(conn, cell_id, settings.chunk_rows)
-        stats.insert(0, "cell_id", cell_id)
-        stats["processor_version"] = PROCESSOR_VERSION
         formation = _formation_cycles(conn, cell_id)
         binds = {"cell_id": cell_id, "formation_cycles": formation, "processor_version": PROCESSOR_VERSION}
         conn.execute(sa.text("delete from blc.cycle_stats where cell_id = :cell_id"), binds)
-        db.copy_frame(conn, "blc.cycle_stats", stats, ["cell_id", *CYCLE_STATS_COLUMNS, "processor_version"])
+        taken = conn.execute(sa.text(db.load_sql("processors/cycle_stats_from_file", settings.sql_dir)), binds)
+        if taken.rowcount <= 0:  # several files, or stats of an older processor: recompute from the rows
+            stats = _cycle_stats_in_batches(conn, cell_id, settings.chunk_rows)
+            stats.insert(0, "cell_id", cell_id)
+            stats["processor_version"] = PROCESSOR_VERSION
+            db.copy_frame(
+                conn, "blc.cycle_stats", stats, ["cell_id", *CYCLE_STATS_COLUMNS, "processor_version"]
+            )
+        cycles, complete = conn.execute(
+            sa.text("select count(*), count(*) filter (where complete) from blc.cycle_stats where cell_id = :c"),
+            {"c": cell_id},
+        ).one()
         refresh_fade(conn, cell_id, settings=settings, formation_cycles=formation)
         conn.execute(
             sa.text(
@@ -603,8 +637,8 @@ def process_cell(cell_id: str, *, settings: Settings | None = None) -> ProcessOu
         )
     outcome = ProcessOutcome(
         cell_id,
-        len(stats),
-        int(stats["complete"].sum()) if len(stats) else 0,
+        int(cycles),
+        int(complete),
         PROCESSOR_VERSION,
         time.monotonic() - started,
     )

@@ -173,3 +173,52 @@ def compute_cycle_stats(
     discharged = np.count_nonzero(direction[in_last] == -1) >= 2
     out.loc[last, "complete"] = bool(out.loc[last, "complete"] and charged and discharged)
     return out[list(CYCLE_STATS_COLUMNS)]
+
+
+class StreamedCycleStats:
+    """compute_cycle_stats over a file read chunk by chunk, without holding the file.
+
+    Rows arrive in file order, where cycle_index never decreases (both cycle rules number cycles in file
+    order). Each chunk completes every cycle but its last, whose rows wait for the next chunk. A file that
+    breaks the order, or whose open cycle outgrows `max_open_rows`, gives up (``result`` is None) and the
+    caller recomputes from the stored rows instead."""
+
+    def __init__(self, max_open_rows: int) -> None:
+        self.max_open_rows = max_open_rows
+        self.given_up: str | None = None
+        self._open: pd.DataFrame | None = None
+        self._parts: list[pd.DataFrame] = []
+
+    def add(self, samples: pd.DataFrame) -> None:
+        if self.given_up or samples.empty:
+            return
+        frame = samples if self._open is None else pd.concat([self._open, samples], ignore_index=True)
+        cycle = frame["cycle_index"].to_numpy(dtype=np.int64)
+        if (np.diff(cycle) < 0).any():
+            self._give_up("cycle_index goes back within the file")
+            return
+        closed = cycle < cycle[-1]
+        if closed.any():
+            self._parts.append(
+                compute_cycle_stats(frame[closed], holds_first_cycle=not self._parts, holds_last_cycle=False)
+            )
+        self._open = frame[~closed].reset_index(drop=True)
+        if len(self._open) > self.max_open_rows:
+            self._give_up(f"one cycle holds more than {self.max_open_rows} rows")
+
+    def result(self) -> pd.DataFrame | None:
+        if self.given_up:
+            return None
+        if self._open is not None and len(self._open):
+            self._parts.append(
+                compute_cycle_stats(self._open, holds_first_cycle=not self._parts, holds_last_cycle=True)
+            )
+            self._open = None
+        if not self._parts:
+            empty = {c: pd.Series(dtype=np.float64) for c in ("test_time_second", "current_ampere", "voltage_volt")}
+            return compute_cycle_stats(pd.DataFrame({"cycle_index": pd.Series(dtype=np.int64), **empty}))
+        return pd.concat(self._parts, ignore_index=True) if len(self._parts) > 1 else self._parts[0]
+
+    def _give_up(self, reason: str) -> None:
+        self.given_up = reason
+        self._open, self._parts = None, []

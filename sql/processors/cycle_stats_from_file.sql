@@ -1,0 +1,63 @@
+-- A cell made of exactly one loaded file takes that file's per-cycle statistics, computed while the file
+-- was streamed in, if the current processor version computed them. Inserts nothing otherwise: the caller
+-- then recomputes from blc.timeseries. Binds: :cell_id, :processor_version.
+with
+
+cell_files as (
+    select source_file.file_id
+    from blc.source_file as source_file
+    where
+        source_file.cell_id = :cell_id
+        and source_file.status in ('loaded', 'processed')
+),
+
+only_file as (
+    select min(cell_files.file_id) as file_id
+    from cell_files
+    having count(*) = 1
+),
+
+file_stats as (
+    select file_cycle_stats.*
+    from blc.file_cycle_stats as file_cycle_stats
+    inner join only_file on only_file.file_id = file_cycle_stats.file_id
+    where file_cycle_stats.processor_version = :processor_version
+)
+
+insert into blc.cycle_stats (
+    cell_id, cycle_index, charge_capacity_ah, discharge_capacity_ah, charge_energy_wh, discharge_energy_wh,
+    coulombic_efficiency, energy_efficiency, voltage_max_v, voltage_min_v, current_max_a, current_min_a,
+    voltage_charge_mean_v, voltage_discharge_mean_v, voltage_charge_sample_mean_v,
+    voltage_discharge_sample_mean_v, test_time_start_second, test_time_end_second, duration_second,
+    n_points, reported_charge_capacity_ah, reported_discharge_capacity_ah, reported_charge_energy_wh,
+    reported_discharge_energy_wh, complete, processor_version
+)
+select
+    :cell_id,
+    file_stats.cycle_index,
+    file_stats.charge_capacity_ah,
+    file_stats.discharge_capacity_ah,
+    file_stats.charge_energy_wh,
+    file_stats.discharge_energy_wh,
+    file_stats.coulombic_efficiency,
+    file_stats.energy_efficiency,
+    file_stats.voltage_max_v,
+    file_stats.voltage_min_v,
+    file_stats.current_max_a,
+    file_stats.current_min_a,
+    file_stats.voltage_charge_mean_v,
+    file_stats.voltage_discharge_mean_v,
+    file_stats.voltage_charge_sample_mean_v,
+    file_stats.voltage_discharge_sample_mean_v,
+    file_stats.test_time_start_second,
+    file_stats.test_time_end_second,
+    file_stats.duration_second,
+    file_stats.n_points,
+    file_stats.reported_charge_capacity_ah,
+    file_stats.reported_discharge_capacity_ah,
+    file_stats.reported_charge_energy_wh,
+    file_stats.reported_discharge_energy_wh,
+    file_stats.complete,
+    file_stats.processor_version
+from file_stats
+order by file_stats.cycle_index
