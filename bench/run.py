@@ -91,7 +91,10 @@ def main(argv: list[str] | None = None) -> int:
         figures.update(floor_read_seconds=read_s, floor_copy_seconds=copy_s, floor_seconds=read_s + copy_s)
 
         print("== end to end: blc ingest (fresh process each time, fresh cell)", flush=True)
-        runs = [run_ingest(file_1m, env, cell_id=f"bench_1m_{n}") for n in range(2)]
+        runs = []
+        for n in range(2):
+            empty_tables(database_url)  # every run loads into empty tables, as the first file of a lab would
+            runs.append(run_ingest(file_1m, env, cell_id=f"bench_1m_{n}"))
         best = min(runs, key=lambda run: run.seconds)
         figures.update(
             end_to_end_seconds=best.seconds,
@@ -100,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             peak_rss_mb_1m=max(run.peak_rss_mb for run in runs),
         )
         print("== 5M rows: blc ingest", flush=True)
+        empty_tables(database_url)
         run_5m = run_ingest(file_5m, env, cell_id="bench_5m")
         figures.update(
             end_to_end_seconds_5m=run_5m.seconds,
@@ -186,6 +190,16 @@ def migrate(env: dict[str, str]) -> None:
 
 def blc_command() -> str:
     return str(Path(sys.executable).with_name("blc"))
+
+
+def empty_tables(url: str) -> None:
+    import psycopg2
+
+    with psycopg2.connect(url) as conn, conn.cursor() as cursor:
+        cursor.execute(
+            "truncate blc.timeseries, blc.file_cycle_stats, blc.cycle_stats, blc.capacity_fade,"
+            " blc.cell_summary, blc.validation_result, blc.source_file, blc.cell cascade"
+        )
 
 
 def server_version(url: str) -> str:

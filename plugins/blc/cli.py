@@ -118,6 +118,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     from blc import db, pipeline
 
     settings = get_settings()
+    if args.command == "ingest":
+        from blc import validation
+
+        # Great Expectations takes seconds to import: start now, to overlap the database set-up and parsing.
+        validation.warm_up(pipeline.CANONICAL_SUITE, expectations_dir=settings.expectations_dir)
     engine = pipeline.engine_for(settings)
     if args.command == "db":
         version = db.current_version(engine)
@@ -188,7 +193,7 @@ def _expand(paths: list[Path]) -> list[Path]:
     return files
 
 
-def _ingest(args: argparse.Namespace, settings: object) -> int:
+def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     from blc import pipeline
 
     status = EXIT_OK

@@ -9,18 +9,19 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from blc import db, ledger, memory
+from blc import db, ledger, tuning
 from blc.errors import ConnectorError
 from blc.settings import Settings, get_settings
 from connectors import registry, share
@@ -32,11 +33,18 @@ from processors.cycle_stats import (
     StreamedCycleStats,
     compute_cycle_stats,
 )
-from processors.cycles import CycleAssignment, assign_cycles
+from processors.cycles import CounterStuck, CycleAssignment, StreamedCycles, assign_cycles
+
+if TYPE_CHECKING:
+    from blc.validation import ChunkValidator
 
 log = logging.getLogger(__name__)
 
 CANONICAL_SUITE = "canonical_timeseries"
+#: Rows validated per Great Expectations run, in chunks (GX costs ~0.07 s a run however small the frame).
+VALIDATION_BATCH_CHUNKS = 3
+#: Free heap pages go back to the OS every this many chunks (malloc_trim costs tens of ms on a big heap).
+TRIM_EVERY_CHUNKS = 4
 #: A failed file is offered again by the watcher until it has failed this many times.
 MAX_ATTEMPTS = 3
 
@@ -249,18 +257,20 @@ def publish_file(
         ledger.start_attempt(conn, entry.file_id)
     file_id = entry.file_id
 
-    # Pass 1 reads only the current and the cycle counter (the cycle rule needs the whole file); pass 2
-    # streams every column chunk by chunk: validate, then COPY while the next chunk is parsed. Both stay
-    # flat in memory; the rows become visible only when the one transaction commits (docs/adr/0004).
+    # One pass: each chunk is parsed, numbered into cycles, queued for validation and COPYed while the next
+    # is parsed; Great Expectations imports meanwhile. Rows become visible only when the one transaction
+    # commits, after every chunk passed the suite. Files without a cycle counter take a first, cheap pass
+    # over the current alone (the transitions rule needs the whole file), docs/adr/0004.
     from blc import validation
 
-    memory.keep_heap_flat()
-    validation.warm_up(CANONICAL_SUITE, expectations_dir=settings.expectations_dir)
+    tuning.keep_heap_flat()
+    tuning.short_gil_slices()
+    warm_up = validation.warm_up(CANONICAL_SUITE, expectations_dir=settings.expectations_dir)
     try:
         stream = registry.stream(
             path, format_name=format_name, timezone=settings.timezone, chunk_rows=settings.chunk_rows
         )
-        cycles = _assign_cycles(stream)
+        plan = None if "cycle_count" in stream.columns else _assign_cycles(stream)
     except ConnectorError as exc:
         return _quarantine(engine, uri, label, file_id, exc, started)
     except Exception as exc:
@@ -268,48 +278,23 @@ def publish_file(
         raise
 
     cell = cell_id or str(stream.metadata.get("cell_id") or default_cell_id(path))
-    project_label = project_name(project or str(stream.metadata.get("project") or settings.default_project))
+    target = _Target(
+        file_id=file_id,
+        uri=uri,
+        label=label,
+        cell_id=cell,
+        project=project_name(project or str(stream.metadata.get("project") or settings.default_project)),
+    )
     if stream.unmapped_columns:
         log.info(
             "%s: vendor columns not mapped to BDF (not stored): %s", label, ", ".join(stream.unmapped_columns)
         )
-    stored = {*stream.columns, "cycle_index", "record_index"}
-    columns = ["cell_id", "file_id", *(c for c in TIMESERIES_COLUMNS if c in stored)]
-
     try:
-        with engine.begin() as conn:
-            project_id = _ensure_project(conn, project_label)
-            _ensure_cell(conn, cell, project_id, stream.format, stream.metadata)
-            earlier = ledger.superseded_by(conn, uri, file_id)
-            replaced_cells = _replace_rows(conn, [file_id, *earlier])
-            for old_id in earlier:
-                conn.execute(
-                    sa.text(
-                        "update blc.source_file set status = 'superseded', updated_at = now()"
-                        " where file_id = :id and status in ('loaded', 'processed', 'stable', 'failed')"
-                    ),
-                    {"id": old_id},
-                )
-            streamed_stats = StreamedCycleStats(max_open_rows=2 * settings.chunk_rows)
-            chunks = _checked_chunks(stream, cycles.cycle_index, label, settings, streamed_stats)
-            rows = db.copy_frames(
-                conn, "blc.timeseries", chunks, columns, constants={"cell_id": cell, "file_id": file_id}
-            )
-            _store_file_cycle_stats(conn, file_id, streamed_stats, label)
-            ledger.update(
-                conn,
-                file_id,
-                status="loaded",
-                rows=rows,
-                cell_id=cell,
-                format=stream.format,
-                parser_version=stream.parser_version,
-                cycle_rule=cycles.rule.value,
-                first_cycle_index=int(cycles.cycle_index[0]),
-                last_cycle_index=int(cycles.cycle_index.max()),
-                error=None,
-            )
-            _record_validation(conn, file_id, "canonical", CANONICAL_SUITE, success=True, failed=[])
+        try:
+            loaded = _load(engine, stream, plan, target, settings, warm_up)
+        except CounterStuck as stuck:  # rolled back; number the rows again, by the transitions
+            log.info("%s: the cycle counter never advanced; cycles from charge/discharge transitions", label)
+            loaded = _load(engine, stream, stuck.assignment, target, settings, warm_up)
     except (ConnectorError, validation.ValidationFailed) as exc:
         # The transaction rolled back: none of this file's rows, and the earlier version's rows are intact.
         return _quarantine(engine, uri, label, file_id, exc, started)
@@ -317,14 +302,13 @@ def publish_file(
         _mark_failed(engine, file_id, exc)
         raise
 
-    cells = tuple(dict.fromkeys([cell, *replaced_cells]))
     log.info(
         "%s: loaded %d rows as cell %s (format %s, cycles by %s)",
         label,
-        rows,
+        loaded.rows,
         cell,
         stream.format,
-        cycles.rule.value,
+        loaded.rule,
     )
     return IngestOutcome(
         uri,
@@ -333,12 +317,129 @@ def publish_file(
         file_id,
         cell,
         stream.format,
-        rows,
-        cycles.rule.value,
+        loaded.rows,
+        loaded.rule,
         None,
         time.monotonic() - started,
-        cells,
+        tuple(dict.fromkeys([cell, *loaded.replaced_cells])),
     )
+
+
+@dataclass(frozen=True)
+class _Target:
+    file_id: int
+    uri: str
+    label: str
+    cell_id: str
+    project: str
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    rows: int
+    rule: str
+    replaced_cells: tuple[str, ...]
+
+
+def _load(
+    engine: Engine,
+    stream: StreamedRead,
+    plan: CycleAssignment | None,
+    target: _Target,
+    settings: Settings,
+    warm_up: threading.Thread,
+) -> _Loaded:
+    """Replace the file's rows (and any earlier version's) with the streamed ones, in one transaction."""
+    from blc.validation import ChunkValidator
+
+    stored = {*stream.columns, "cycle_index", "record_index"}
+    columns = ["cell_id", "file_id", *(c for c in TIMESERIES_COLUMNS if c in stored)]
+    with engine.begin() as conn:
+        project_id = _ensure_project(conn, target.project)
+        _ensure_cell(conn, target.cell_id, project_id, stream.format, stream.metadata)
+        earlier = ledger.superseded_by(conn, target.uri, target.file_id)
+        replaced_cells = _replace_rows(conn, [target.file_id, *earlier])
+        for old_id in earlier:
+            conn.execute(
+                sa.text(
+                    "update blc.source_file set status = 'superseded', updated_at = now()"
+                    " where file_id = :id and status in ('loaded', 'processed', 'stable', 'failed')"
+                ),
+                {"id": old_id},
+            )
+        numbering = _Numbering(plan)
+        streamed_stats = StreamedCycleStats(max_open_rows=2 * settings.chunk_rows)
+        validator = ChunkValidator(
+            CANONICAL_SUITE,
+            expectations_dir=settings.expectations_dir,
+            file_label=target.label,
+            first_data_line=stream.first_data_line,
+            batch_rows=VALIDATION_BATCH_CHUNKS * settings.chunk_rows,
+            warm_up_thread=warm_up,
+        )
+        chunks = _numbered_chunks(stream, numbering, target.label, validator, streamed_stats)
+        rows = db.copy_frames(
+            conn,
+            "blc.timeseries",
+            chunks,
+            columns,
+            constants={"cell_id": target.cell_id, "file_id": target.file_id},
+        )
+        validator.finish()
+        rule = numbering.finish()  # may raise CounterStuck: the transaction rolls back
+        _store_file_cycle_stats(conn, target.file_id, streamed_stats, target.label)
+        ledger.update(
+            conn,
+            target.file_id,
+            status="loaded",
+            rows=rows,
+            cell_id=target.cell_id,
+            format=stream.format,
+            parser_version=stream.parser_version,
+            cycle_rule=rule,
+            first_cycle_index=numbering.first_cycle,
+            last_cycle_index=numbering.last_cycle,
+            error=None,
+        )
+        _record_validation(conn, target.file_id, "canonical", CANONICAL_SUITE, success=True, failed=[])
+    return _Loaded(rows, rule, tuple(replaced_cells))
+
+
+class _Numbering:
+    """Cycle numbers for the streamed chunks: from a precomputed plan, or by the counter as they come."""
+
+    def __init__(self, plan: CycleAssignment | None) -> None:
+        self.plan = plan
+        self.counter = StreamedCycles() if plan is None else None
+        self.rows = 0
+        self.chunks = 0
+        self.first_cycle: int | None = None
+        self.last_cycle: int | None = None
+
+    def number(self, chunk: pd.DataFrame, label: str) -> np.ndarray:
+        n = len(chunk)
+        if self.plan is not None:
+            if self.rows + n > self.plan.cycle_index.size:
+                raise CorruptFile(label, "the file grew while it was read; it will be read again")
+            cycles = self.plan.cycle_index[self.rows : self.rows + n]
+        else:
+            assert self.counter is not None
+            cycles = self.counter.assign(
+                chunk["current_ampere"].to_numpy(dtype=np.float64, na_value=np.nan),
+                chunk["cycle_count"].to_numpy(dtype=np.float64, na_value=np.nan),
+            )
+        if n:
+            self.first_cycle = int(cycles[0]) if self.first_cycle is None else self.first_cycle
+            self.last_cycle = max(int(cycles.max()), self.last_cycle or 0)
+        self.rows += n
+        self.chunks += 1
+        return cycles
+
+    def finish(self) -> str:
+        if self.plan is not None:
+            return self.plan.rule.value
+        assert self.counter is not None
+        return self.counter.finish().value
 
 
 def _store_file_cycle_stats(
@@ -363,64 +464,41 @@ def _mark_failed(engine: Engine, file_id: int, exc: Exception) -> None:
 
 
 def _assign_cycles(stream: StreamedRead) -> CycleAssignment:
-    """Pass 1: the cycle of every row, from the current and the instrument's counter only."""
-    wanted = [c for c in ("current_ampere", "cycle_count") if c in stream.columns]
-    currents: list[np.ndarray] = []
-    counters: list[np.ndarray] = []
-    for chunk in stream.chunks(wanted):
-        # float32 halves pass 1's memory: the rule only compares currents against a rest threshold, and
-        # float32 holds every integer counter below 2^24 exactly.
-        currents.append(chunk["current_ampere"].to_numpy(dtype=np.float32, na_value=np.nan))
-        if "cycle_count" in chunk:
-            counters.append(chunk["cycle_count"].to_numpy(dtype=np.float32, na_value=np.nan))
-    current = np.concatenate(currents)
-    counter = np.concatenate(counters) if counters else None
-    del currents, counters
-    return assign_cycles(current, counter)
+    """A first pass over the current alone, for files without a cycle counter."""
+    currents = [
+        chunk["current_ampere"].to_numpy(dtype=np.float32, na_value=np.nan)
+        for chunk in stream.chunks(["current_ampere"])
+    ]
+    return assign_cycles(np.concatenate(currents), None)
 
 
-def _checked_chunks(
+def _numbered_chunks(
     stream: StreamedRead,
-    cycle_index: np.ndarray,
+    numbering: _Numbering,
     label: str,
-    settings: Settings,
+    validator: ChunkValidator,
     streamed_stats: StreamedCycleStats,
 ) -> Iterator[pd.DataFrame]:
-    """Pass 2: the file's chunks with their cycles, each validated before it is handed to COPY.
-
-    Each chunk is validated together with the last row of the chunk before it, so rules between
-    neighbouring rows (test time never goes back) also hold across chunk boundaries."""
-    from blc.validation import ValidationFailed, validate_frame
-
-    offset = 0
-    first_line = stream.first_data_line
-    previous: pd.DataFrame | None = None
+    """The file's chunks with their cycle numbers and record indexes, each handed to the validator and to
+    the per-cycle statistics before COPY takes it."""
     for chunk in stream.chunks(None):
-        n = len(chunk)
-        if offset + n > cycle_index.size:
-            raise CorruptFile(label, "the file grew while it was read; it will be read again", line=None)
-        chunk["cycle_index"] = cycle_index[offset : offset + n]
+        offset, n = numbering.rows, len(chunk)
+        chunk["cycle_index"] = numbering.number(chunk, label)
         if "record_index" not in chunk:
             chunk["record_index"] = np.arange(offset + 1, offset + n + 1, dtype=np.int64)
         elif chunk["record_index"].isna().any():
             position = pd.Series(np.arange(offset + 1, offset + n + 1), dtype="Int64")
             chunk["record_index"] = chunk["record_index"].fillna(position)
-        checked = chunk if previous is None else pd.concat([previous, chunk], ignore_index=True)
-        report = validate_frame(
-            checked,
-            CANONICAL_SUITE,
-            expectations_dir=settings.expectations_dir,
-            first_data_line=None if first_line is None else first_line + offset - (previous is not None),
-        )
-        if not report.success:
-            raise ValidationFailed(report, label)
-        previous = chunk.iloc[[-1]]
+        validator.add(chunk)
         streamed_stats.add(chunk[[c for c in _SAMPLE_COLUMNS if c in chunk.columns]])
-        offset += n
+        if numbering.chunks % TRIM_EVERY_CHUNKS == 0:
+            tuning.trim_heap()
         yield chunk
-    if offset != cycle_index.size:
+    if numbering.plan is not None and numbering.rows != numbering.plan.cycle_index.size:
         raise CorruptFile(
-            label, f"the file changed while it was read ({offset} rows, then {cycle_index.size})"
+            label,
+            f"the file changed while it was read ({numbering.plan.cycle_index.size} rows,"
+            f" then {numbering.rows})",
         )
 
 
@@ -570,7 +648,9 @@ def cycle_batches(conn: Connection, cell_id: str, batch_rows: int) -> list[tuple
         ),
         {"cell": cell_id},
     ).one()
-    if row.unknown or row.lo is None:  # rows loaded before the ledger kept cycle ranges
+    if not row.unknown and row.lo is None:  # no loaded file: no rows
+        return []
+    if row.unknown:  # rows loaded before the ledger kept cycle ranges
         row = conn.execute(
             sa.text(
                 "select min(cycle_index) as lo, max(cycle_index) as hi, count(*) as n"
@@ -615,7 +695,9 @@ def process_cell(cell_id: str, *, settings: Settings | None = None) -> ProcessOu
         formation = _formation_cycles(conn, cell_id)
         binds = {"cell_id": cell_id, "formation_cycles": formation, "processor_version": PROCESSOR_VERSION}
         conn.execute(sa.text("delete from blc.cycle_stats where cell_id = :cell_id"), binds)
-        taken = conn.execute(sa.text(db.load_sql("processors/cycle_stats_from_file", settings.sql_dir)), binds)
+        taken = conn.execute(
+            sa.text(db.load_sql("processors/cycle_stats_from_file", settings.sql_dir)), binds
+        )
         if taken.rowcount <= 0:  # several files, or stats of an older processor: recompute from the rows
             stats = _cycle_stats_in_batches(conn, cell_id, settings.chunk_rows)
             stats.insert(0, "cell_id", cell_id)
@@ -624,7 +706,9 @@ def process_cell(cell_id: str, *, settings: Settings | None = None) -> ProcessOu
                 conn, "blc.cycle_stats", stats, ["cell_id", *CYCLE_STATS_COLUMNS, "processor_version"]
             )
         cycles, complete = conn.execute(
-            sa.text("select count(*), count(*) filter (where complete) from blc.cycle_stats where cell_id = :c"),
+            sa.text(
+                "select count(*), count(*) filter (where complete) from blc.cycle_stats where cell_id = :c"
+            ),
             {"c": cell_id},
         ).one()
         refresh_fade(conn, cell_id, settings=settings, formation_cycles=formation)

@@ -39,7 +39,7 @@ class Settings:
     default_project: str
     timezone: str
     #: Rows per chunk when a file is parsed, validated and loaded (memory is flat in file size).
-    chunk_rows: int = 100_000
+    chunk_rows: int = 80_000
 
     @property
     def sql_dir(self) -> Path:
@@ -75,7 +75,7 @@ def get_settings() -> Settings:
         share_dirs=tuple(Path(p).expanduser().resolve() for p in _split_list(share_raw)),
         s3_uris=_split_list(env.get("BLC_S3_URIS", "")),
         settle_seconds=float(env.get("BLC_SETTLE_SECONDS", "30")),
-        chunk_rows=int(env.get("BLC_CHUNK_ROWS", "100000")),
+        chunk_rows=int(env.get("BLC_CHUNK_ROWS", "80000")),
         redash_url=env.get("BLC_REDASH_URL") or None,
         redash_api_key=env.get("BLC_REDASH_API_KEY") or None,
         redash_data_source_id=int(env.get("BLC_REDASH_DATA_SOURCE_ID") or 0) or None,

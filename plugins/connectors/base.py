@@ -45,7 +45,7 @@ CANONICAL_COLUMNS: tuple[str, ...] = tuple(CANONICAL_DTYPES)
 #: How many bytes of a file `sniff` gets to look at.
 SNIFF_BYTES = 64 * 1024
 #: Rows per chunk when a file is streamed: memory stays flat in file size (bench/: peak RSS).
-DEFAULT_CHUNK_ROWS = 100_000
+DEFAULT_CHUNK_ROWS = 80_000
 
 
 @dataclass(frozen=True)

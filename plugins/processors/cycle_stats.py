@@ -77,15 +77,23 @@ def trapezoid_by_group(
     return _group_sum(np.where(same_group, area, 0.0), group[1:], n_groups)
 
 
-def _starts_mid_cycle(frame: pd.DataFrame, code: npt.NDArray[np.int64]) -> bool:
-    first_cycle = code == 0
-    for counter in ("cycle_charging_capacity_ah", "cycle_discharging_capacity_ah"):
-        if counter not in frame:
+def _starts_mid_cycle(counters: dict[str, npt.NDArray[np.float64]], first_cycle_end: int) -> bool:
+    for name in ("cycle_charging_capacity_ah", "cycle_discharging_capacity_ah"):
+        values = counters.get(name)
+        if values is None:
             continue
-        values = frame[counter].to_numpy(dtype=np.float64, na_value=np.nan)[first_cycle]
+        values = values[:first_cycle_end]
         if values.size and np.isfinite(values[0]) and values[0] > MID_CYCLE_FRACTION * np.nanmax(values):
             return True
     return False
+
+
+def _in_cycle_order(cycle: npt.NDArray[np.int64], t: npt.NDArray[np.float64]) -> bool:
+    """Rows already sorted by (cycle, time): true of anything streamed from a file, so no sort is needed."""
+    if cycle.size < 2:
+        return True
+    step = np.diff(cycle)
+    return bool((step >= 0).all() and ((step > 0) | (np.diff(t) >= 0)).all())
 
 
 def compute_cycle_stats(
@@ -95,82 +103,92 @@ def compute_cycle_stats(
     (plus any reported counters). Rows need not be sorted.
 
     A cell too large for memory is processed in batches of whole cycles; only the batch holding the cell's
-    first (last) cycle judges whether that cycle is complete."""
-    frame = samples.sort_values(["cycle_index", "test_time_second"], kind="stable")
-    cycle = frame["cycle_index"].to_numpy(dtype=np.int64)
+    first (last) cycle judges whether that cycle is complete.
+
+    Rows are put in (cycle, time) order once, and every per-cycle figure is a segment reduction over that
+    order (``np.add/maximum/minimum.reduceat``): no hashing group-by, no Python loop."""
+    cycle = samples["cycle_index"].to_numpy(dtype=np.int64)
     if cycle.size == 0:
         return pd.DataFrame(columns=list(CYCLE_STATS_COLUMNS))
-    cycles, code = np.unique(cycle, return_inverse=True)
-    n = cycles.size
-    t = frame["test_time_second"].to_numpy(dtype=np.float64)
-    current = frame["current_ampere"].to_numpy(dtype=np.float64)
-    voltage = frame["voltage_volt"].to_numpy(dtype=np.float64)
+    t = samples["test_time_second"].to_numpy(dtype=np.float64)
+    present = [name for sources in REPORTED_COUNTERS.values() for name in sources if name in samples]
+    columns = {
+        "i": samples["current_ampere"].to_numpy(dtype=np.float64),
+        "v": samples["voltage_volt"].to_numpy(dtype=np.float64),
+        **{name: samples[name].to_numpy(dtype=np.float64, na_value=np.nan) for name in present},
+    }
+    if not _in_cycle_order(cycle, t):
+        order = np.lexsort((t, cycle))  # stable: equal times keep their row order
+        cycle, t = cycle[order], t[order]
+        columns = {name: values[order] for name, values in columns.items()}
+    current, voltage = columns.pop("i"), columns.pop("v")
+    counters = columns
+
+    starts = np.flatnonzero(np.concatenate(([True], cycle[1:] != cycle[:-1])))
+    n = starts.size
+    sizes = np.diff(np.append(starts, cycle.size))
+    code = np.repeat(np.arange(n), sizes)
     power = voltage * current
 
     charge_ah = trapezoid_by_group(t, np.maximum(current, 0.0), code, n) / SECONDS_PER_HOUR
     discharge_ah = trapezoid_by_group(t, np.maximum(-current, 0.0), code, n) / SECONDS_PER_HOUR
     charge_wh = trapezoid_by_group(t, np.maximum(power, 0.0), code, n) / SECONDS_PER_HOUR
     discharge_wh = trapezoid_by_group(t, np.maximum(-power, 0.0), code, n) / SECONDS_PER_HOUR
-
-    grouped = pd.DataFrame({"code": code, "t": t, "i": current, "v": voltage}).groupby("code", sort=True)
-    extremes = grouped.agg(
-        voltage_max_v=("v", "max"),
-        voltage_min_v=("v", "min"),
-        current_max_a=("i", "max"),
-        current_min_a=("i", "min"),
-        test_time_start_second=("t", "min"),
-        test_time_end_second=("t", "max"),
-        n_points=("t", "size"),
-    )
     charging, discharging = current > 0, current < 0
-    charge_points = np.bincount(code, weights=charging, minlength=n).astype(np.float64)
-    discharge_points = np.bincount(code, weights=discharging, minlength=n).astype(np.float64)
+    charge_points = np.add.reduceat(charging, starts).astype(np.float64)
+    discharge_points = np.add.reduceat(discharging, starts).astype(np.float64)
 
     out = pd.DataFrame(
         {
-            "cycle_index": cycles,
+            "cycle_index": cycle[starts],
             "charge_capacity_ah": charge_ah,
             "discharge_capacity_ah": discharge_ah,
             "charge_energy_wh": charge_wh,
             "discharge_energy_wh": discharge_wh,
             "coulombic_efficiency": _safe_ratio(discharge_ah, charge_ah),
             "energy_efficiency": _safe_ratio(discharge_wh, charge_wh),
-            **{name: extremes[name].to_numpy() for name in extremes.columns},
+            # fmax/fmin skip NaN the way a SQL max() skips NULL.
+            "voltage_max_v": np.fmax.reduceat(voltage, starts),
+            "voltage_min_v": np.fmin.reduceat(voltage, starts),
+            "current_max_a": np.fmax.reduceat(current, starts),
+            "current_min_a": np.fmin.reduceat(current, starts),
             "voltage_charge_mean_v": _safe_ratio(charge_wh, charge_ah),
             "voltage_discharge_mean_v": _safe_ratio(discharge_wh, discharge_ah),
             "voltage_charge_sample_mean_v": _safe_ratio(
-                _group_sum(np.where(charging, voltage, 0.0), code, n), charge_points
+                np.add.reduceat(np.where(charging, voltage, 0.0), starts), charge_points
             ),
             "voltage_discharge_sample_mean_v": _safe_ratio(
-                _group_sum(np.where(discharging, voltage, 0.0), code, n), discharge_points
+                np.add.reduceat(np.where(discharging, voltage, 0.0), starts), discharge_points
             ),
+            "test_time_start_second": np.fmin.reduceat(t, starts),
+            "test_time_end_second": np.fmax.reduceat(t, starts),
+            "n_points": sizes.astype(np.int64),
         }
     )
     out["duration_second"] = out["test_time_end_second"] - out["test_time_start_second"]
-    out["n_points"] = out["n_points"].astype(np.int64)
     for name, sources in REPORTED_COUNTERS.items():
-        source = next((s for s in sources if s in frame and frame[s].notna().any()), None)
+        source = next((s for s in sources if s in counters and not np.isnan(counters[s]).all()), None)
         if source is None:
             out[name] = np.nan
             continue
-        counter = frame[source].to_numpy(dtype=np.float64, na_value=np.nan)
-        span = pd.DataFrame({"code": code, "c": counter}).groupby("code", sort=True)["c"].agg(["max", "min"])
-        out[name] = (span["max"] - span["min"]).to_numpy()
+        with np.errstate(invalid="ignore"):
+            out[name] = np.fmax.reduceat(counters[source], starts) - np.fmin.reduceat(
+                counters[source], starts
+            )
     out["complete"] = True
     # A file that starts mid-cycle (its per-cycle counters are already well above zero at the first
     # sample) holds only part of its first cycle: that cycle must not set the reference capacity.
     if holds_first_cycle:
-        out.loc[out.index[0], "complete"] = not _starts_mid_cycle(frame, code)
+        out.loc[out.index[0], "complete"] = not _starts_mid_cycle(counters, int(sizes[0]))
     if not holds_last_cycle:
         return out[list(CYCLE_STATS_COLUMNS)]
     # The last cycle is complete only if it both charged and discharged: a test stopped mid-cycle, or
     # a file that is still growing, must not set the cell's latest capacity.
     last = out.index[-1]
     # "Charged" and "discharged" mean real segments, not rest-current noise (the cycle rule's threshold).
-    direction = current_direction(current)
-    in_last = code == n - 1
-    charged = np.count_nonzero(direction[in_last] == 1) >= 2
-    discharged = np.count_nonzero(direction[in_last] == -1) >= 2
+    direction = current_direction(current)[starts[-1] :]
+    charged = np.count_nonzero(direction == 1) >= 2
+    discharged = np.count_nonzero(direction == -1) >= 2
     out.loc[last, "complete"] = bool(out.loc[last, "complete"] and charged and discharged)
     return out[list(CYCLE_STATS_COLUMNS)]
 
@@ -215,7 +233,9 @@ class StreamedCycleStats:
             )
             self._open = None
         if not self._parts:
-            empty = {c: pd.Series(dtype=np.float64) for c in ("test_time_second", "current_ampere", "voltage_volt")}
+            empty = {
+                c: pd.Series(dtype=np.float64) for c in ("test_time_second", "current_ampere", "voltage_volt")
+            }
             return compute_cycle_stats(pd.DataFrame({"cycle_index": pd.Series(dtype=np.int64), **empty}))
         return pd.concat(self._parts, ignore_index=True) if len(self._parts) > 1 else self._parts[0]
 
