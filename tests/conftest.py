@@ -91,6 +91,7 @@ DATA_TABLES = (
     "blc.capacity_fade",
     "blc.cycle_stats",
     "blc.timeseries",
+    "blc.file_cycle_stats",
     "blc.source_file",
     "blc.cell",
 )

@@ -233,16 +233,16 @@ def _encode_csv(frame: pd.DataFrame, columns: Sequence[str]) -> bytes:
 
 
 def table_column_types(conn: Connection, table: str) -> dict[str, str]:
-    """Column name → Postgres type name of a schema-qualified table."""
-    schema, _, name = table.rpartition(".")
+    """Column name → Postgres type name (``double precision``, ``bigint``…) of a table as the search path
+    resolves it (temporary tables included)."""
     result = conn.execute(
         sa.text(
-            "select column_name, data_type from information_schema.columns"
-            " where table_schema = :schema and table_name = :name"
+            "select attname, format_type(atttypid, atttypmod) as type_name from pg_attribute"
+            " where attrelid = to_regclass(:table) and attnum > 0 and not attisdropped"
         ),
-        {"schema": schema or "public", "name": name},
+        {"table": table},
     )
-    return {row.column_name: row.data_type for row in result}
+    return {row.attname: row.type_name for row in result}
 
 
 def copy_query_float64(conn: Connection, query: str, columns: Sequence[str]) -> pd.DataFrame:

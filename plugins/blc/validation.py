@@ -290,6 +290,9 @@ def _read_suite_json(name: str, directory: Path) -> dict[str, Any]:
 
 def _import_gx() -> Any:
     """Import great_expectations (seconds, once) without its INFO chatter in every task log."""
+    from blc import tuning
+
+    tuning.defer_unused_imports()
     gx_logger = logging.getLogger("great_expectations")
     if gx_logger.level == logging.NOTSET:  # leave alone a level someone configured on purpose
         gx_logger.setLevel(logging.WARNING)

@@ -16,7 +16,7 @@ import pandas as pd
 
 from processors.cycles import current_direction
 
-PROCESSOR_VERSION = "1"
+PROCESSOR_VERSION = "2"
 SECONDS_PER_HOUR = 3600.0
 #: A per-cycle counter above this fraction of its cycle maximum at the first sample = file began mid-cycle.
 MID_CYCLE_FRACTION = 0.01
@@ -186,10 +186,13 @@ def compute_cycle_stats(
     # a file that is still growing, must not set the cell's latest capacity.
     last = out.index[-1]
     # "Charged" and "discharged" mean real segments, not rest-current noise (the cycle rule's threshold).
+    # And it must not stop inside a segment: a file cut off mid-discharge holds a cycle that charged and
+    # discharged, but whose discharge capacity is only part of the truth (a false drop in the fade curve).
     direction = current_direction(current)[starts[-1] :]
     charged = np.count_nonzero(direction == 1) >= 2
     discharged = np.count_nonzero(direction == -1) >= 2
-    out.loc[last, "complete"] = bool(out.loc[last, "complete"] and charged and discharged)
+    settled = direction[-1] == 0
+    out.loc[last, "complete"] = bool(out.loc[last, "complete"] and charged and discharged and settled)
     return out[list(CYCLE_STATS_COLUMNS)]
 
 

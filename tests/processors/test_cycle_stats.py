@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from connectors import arbin
-from processors.cycle_stats import CYCLE_STATS_COLUMNS, compute_cycle_stats
+from processors.cycle_stats import CYCLE_STATS_COLUMNS, StreamedCycleStats, compute_cycle_stats
 from processors.cycles import assign_cycles
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -45,8 +45,15 @@ def test_hand_computed_single_cycle() -> None:
     assert stats["current_max_a"] == 2 and stats["current_min_a"] == -1
     assert stats["test_time_end_second"] == 5401 and stats["duration_second"] == 5401
     assert stats["n_points"] == 4
-    assert bool(stats["complete"]) is True
     assert list(compute_cycle_stats(frame).columns) == list(CYCLE_STATS_COLUMNS)
+
+
+def test_last_cycle_complete_only_once_its_discharge_has_ended() -> None:
+    cut_mid_discharge = _frame(t=[0, 1800, 1801, 5401], i=[2, 2, -1, -1], v=[4, 4, 3, 3], cycle=[1] * 4)
+    rested = _frame(t=[0, 1800, 1801, 5401, 5461], i=[2, 2, -1, -1, 0], v=[4, 4, 3, 3, 3.2], cycle=[1] * 5)
+
+    assert bool(compute_cycle_stats(cut_mid_discharge).loc[0, "complete"]) is False
+    assert bool(compute_cycle_stats(rested).loc[0, "complete"]) is True
 
 
 def test_cycle_boundary_interval_belongs_to_neither_cycle() -> None:
@@ -154,3 +161,37 @@ def test_arbin_example_first_cycles_and_reported_counters() -> None:
     # the file starts mid-charge (counter at 0.88 Ah on row 1): cycle 1 is not complete
     assert bool(stats.loc[1, "complete"]) is False
     assert bool(stats.loc[2, "complete"]) is True
+
+
+def _with_cycles(name: str) -> pd.DataFrame:
+    frame = arbin.CONNECTOR.read(DATA / "arbin" / name).frame
+    counter = frame["cycle_count"].to_numpy(dtype=float, na_value=np.nan)
+    frame["cycle_index"] = assign_cycles(frame["current_ampere"].to_numpy(), counter).cycle_index
+    return frame
+
+
+@pytest.mark.parametrize("size", [1, 97, 500, 5000])
+@pytest.mark.parametrize("name", ["arbin_example.csv", "mits_pro_bs542_channel_11.csv"])
+def test_streamed_stats_equal_whole_file_stats_at_any_chunk_size(name: str, size: int) -> None:
+    frame = _with_cycles(name)
+    streamed = StreamedCycleStats(max_open_rows=10_000)
+
+    for start in range(0, len(frame), size):
+        streamed.add(frame.iloc[start : start + size].reset_index(drop=True))
+    result = streamed.result()
+
+    assert result is not None
+    pd.testing.assert_frame_equal(result, compute_cycle_stats(frame), check_dtype=False)
+
+
+def test_streamed_stats_give_up_on_an_oversized_cycle_or_cycles_out_of_order() -> None:
+    frame = _frame(t=range(6), i=[1, 1, -1, -1, 1, -1], v=[4] * 6, cycle=[1, 1, 1, 1, 1, 1])
+    big = StreamedCycleStats(max_open_rows=3)
+    back = StreamedCycleStats(max_open_rows=100)
+
+    big.add(frame.iloc[:2])
+    big.add(frame.iloc[2:])
+    back.add(frame.assign(cycle_index=[2, 2, 2, 1, 1, 1]))
+
+    assert big.result() is None and "more than 3 rows" in (big.given_up or "")
+    assert back.result() is None and "goes back" in (back.given_up or "")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from processors.cycles import CycleRule, assign_cycles, count_alternations
+from processors.cycles import CounterStuck, CycleRule, StreamedCycles, assign_cycles, count_alternations
 
 
 def test_counter_followed_and_renumbered_from_one() -> None:
@@ -53,3 +54,38 @@ def test_stuck_counter_kept_when_current_barely_alternates() -> None:
 
     assert result.rule is CycleRule.INSTRUMENT_COUNTER
     assert result.cycle_index.tolist() == [1, 1, 1, 1]
+
+
+def _streamed(current: np.ndarray, counter: np.ndarray, size: int) -> tuple[list[int], CycleRule]:
+    streamed = StreamedCycles()
+    numbers: list[int] = []
+    for start in range(0, current.size, size):
+        numbers += streamed.assign(current[start : start + size], counter[start : start + size]).tolist()
+    return numbers, streamed.finish()
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 100])
+def test_streamed_counter_rule_matches_whole_file_rule_at_any_chunk_size(size: int) -> None:
+    rng = np.random.default_rng(5)
+    counter = np.repeat([np.nan, 0.0, 1.0, 1.0, 2.0, 5.0, 6.0], [3, 4, 9, 1, 5, 8, 3])
+    counter[[6, 12, 20]] = np.nan  # gaps inside, filled from the value before
+    current = rng.choice([-1.0, 0.0, 1.0], counter.size)
+
+    numbers, rule = _streamed(current, counter, size)
+
+    assert rule is CycleRule.INSTRUMENT_COUNTER
+    assert numbers == assign_cycles(current, counter).cycle_index.tolist()
+
+
+def test_streamed_stuck_counter_is_renumbered_by_transitions_at_the_end() -> None:
+    current = np.tile([1.0, 1.0, 0.0, -1.0, -1.0, 0.0], 5)  # five charge → discharge cycles
+    counter = np.ones(current.size)
+    whole = assign_cycles(current, counter)
+
+    with pytest.raises(CounterStuck) as stuck:
+        _streamed(current, counter, 4)
+
+    assert whole.rule is CycleRule.TRANSITIONS_COUNTER_STUCK
+    assert stuck.value.assignment.rule is CycleRule.TRANSITIONS_COUNTER_STUCK
+    assert stuck.value.assignment.cycle_index.tolist() == whole.cycle_index.tolist()
+    assert max(whole.cycle_index) == 5
