@@ -71,17 +71,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cycles", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
+    parser.add_argument("--work", type=Path, default=WORK, help="generated files, BEEP's venv")
     args = parser.parse_args(argv)
+    work = args.work
 
     started = time.monotonic()
-    WORK.mkdir(parents=True, exist_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
     print("== generating synthetic Arbin files (fixed seed; reused when already there)", flush=True)
-    file_1m = generated(f"synthetic_arbin_{args.rows_1m}_s{args.seed}.csv", args.rows_1m, args.seed)
-    file_5m = generated(f"synthetic_arbin_{args.rows_5m}_s{args.seed}.csv", args.rows_5m, args.seed)
+    file_1m = generated(work / f"synthetic_arbin_{args.rows_1m}_s{args.seed}.csv", args.rows_1m, args.seed)
+    file_5m = generated(work / f"synthetic_arbin_{args.rows_5m}_s{args.seed}.csv", args.rows_5m, args.seed)
 
     figures: dict[str, Any] = {"machine": machine(), "rows_1m": args.rows_1m, "rows_5m": args.rows_5m}
     with fresh_database() as database_url:
-        env = {**os.environ, "BLC_DATABASE_URL": database_url, "BLC_HOME": str(WORK / "home")}
+        env = {**os.environ, "BLC_DATABASE_URL": database_url, "BLC_HOME": str(work / "home")}
         migrate(env)
         figures["postgres"] = server_version(database_url)
 
@@ -121,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.peers:
         print("== peer: BEEP (own venv)", flush=True)
-        beep = time_beep(file_1m)
+        beep = time_beep(file_1m, work)
         figures.update(beep_seconds=beep, beep_rows_per_s=args.rows_1m / beep)
         figures["beep_ratio"] = figures["end_to_end_rows_per_s"] / figures["beep_rows_per_s"]
 
@@ -137,8 +139,7 @@ def main(argv: list[str] | None = None) -> int:
 # --- inputs ---------------------------------------------------------------------------------------------
 
 
-def generated(name: str, rows: int, seed: int) -> Path:
-    path = WORK / name
+def generated(path: Path, rows: int, seed: int) -> Path:
     stamp = path.with_suffix(".done")
     if not (path.exists() and stamp.exists()):
         began = time.monotonic()
@@ -275,23 +276,41 @@ class IngestRun:
 
 
 def run_ingest(path: Path, env: dict[str, str], *, cell_id: str) -> IngestRun:
-    """`blc ingest` in a fresh process: wall time, and ru_maxrss from wait4 (exact, not sampled)."""
-    began = time.perf_counter()
-    process = subprocess.Popen(
-        [blc_command(), "ingest", str(path), "--cell-id", cell_id, "--force"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - began
-    out = process.stdout.read().decode() if process.stdout else ""
-    err = process.stderr.read().decode() if process.stderr else ""
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0 or "loaded" not in out:
-        raise SystemExit(f"blc ingest {path.name} failed ({process.returncode}):\n{out}\n{err}")
+    """`blc ingest` in a fresh process: wall time and peak RSS. The peak is the kernel's ru_maxrss of that
+    process, read through GNU time (which forks from a tiny process: a fork of this one would count this
+    process's own pages as the child's); without GNU time, psutil samples it every 5 ms."""
+    command = [blc_command(), "ingest", str(path), "--cell-id", cell_id, "--force"]
+    gnu_time = Path("/usr/bin/time")
+    with tempfile.TemporaryDirectory() as scratch:
+        rss_file = Path(scratch) / "rss"
+        if gnu_time.exists():
+            command = [str(gnu_time), "-f", "%M", "-o", str(rss_file), *command]
+        began = time.perf_counter()
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        sampled = _sample_peak_rss(process)
+        out, err = (stream.decode() for stream in process.communicate())
+        seconds = time.perf_counter() - began
+        if process.returncode != 0 or "loaded" not in out:
+            raise SystemExit(f"blc ingest {path.name} failed ({process.returncode}):\n{out}\n{err}")
+        peak_kb = int(rss_file.read_text().split()[-1]) if gnu_time.exists() else sampled
     print(f"   {out.strip()}", flush=True)
-    return IngestRun(seconds=seconds, peak_rss_mb=usage.ru_maxrss / 1024)
+    return IngestRun(seconds=seconds, peak_rss_mb=peak_kb / 1024)
+
+
+def _sample_peak_rss(process: subprocess.Popen[bytes]) -> int:
+    """Peak RSS in KiB of the process and its children, sampled until it exits (fallback only)."""
+    import psutil
+
+    peak = 0
+    try:
+        watched = psutil.Process(process.pid)
+        while process.poll() is None:
+            tree = [watched, *watched.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()) // 1024)
+            time.sleep(0.005)
+    except psutil.Error:
+        pass
+    return peak
 
 
 def time_parse(path: Path) -> float:
@@ -374,15 +393,15 @@ def time_dag_parse() -> float:
 # --- peers ----------------------------------------------------------------------------------------------
 
 
-def time_beep(path: Path) -> float:
+def time_beep(path: Path, work: Path) -> float:
     """BEEP's ArbinDatapath.from_file + summarize_cycles on the same file, in BEEP's own venv (its pins are
     not ours). BEEP reads the ``_Metadata.csv`` beside the file and wants an absolute path."""
-    venv = WORK / "beep-venv"
+    venv = work / "beep-venv"
     python = venv / "bin" / "python"
     if not python.exists():
-        print(f"   installing beep=={BEEP_VERSION} into {venv.relative_to(ROOT)} (once)", flush=True)
+        print(f"   installing beep=={BEEP_VERSION} into {venv} (once)", flush=True)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        with (WORK / "beep-install.log").open("w") as log:
+        with (work / "beep-install.log").open("w") as log:
             subprocess.run(
                 [str(python), "-m", "pip", "install", f"beep=={BEEP_VERSION}"],
                 check=True,
