@@ -16,10 +16,12 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from blc.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -91,6 +93,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_airflow(argv[1:])
     args = _parser().parse_args(argv)
+    if args.command == "ingest":
+        from blc import validation
+
+        # Great Expectations takes seconds to import: start it first, so that it overlaps everything else
+        # (our own imports, the database set-up, parsing). pandas is not imported before this on purpose.
+        validation.warm_up(validation.CANONICAL_SUITE, expectations_dir=get_settings().expectations_dir)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         stream=sys.stderr,
@@ -118,11 +126,6 @@ def _dispatch(args: argparse.Namespace) -> int:
     from blc import db, pipeline
 
     settings = get_settings()
-    if args.command == "ingest":
-        from blc import validation
-
-        # Great Expectations takes seconds to import: start now, to overlap the database set-up and parsing.
-        validation.warm_up(pipeline.CANONICAL_SUITE, expectations_dir=settings.expectations_dir)
     engine = pipeline.engine_for(settings)
     if args.command == "db":
         version = db.current_version(engine)
@@ -220,6 +223,8 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _emit(table: pd.DataFrame, fmt: str) -> None:
+    import pandas as pd
+
     if fmt == "csv":
         table.to_csv(sys.stdout, index=False, float_format="%.10g")
     elif fmt == "json":

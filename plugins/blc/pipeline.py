@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 from blc import db, ledger, tuning
 from blc.errors import ConnectorError
 from blc.settings import Settings, get_settings
+from blc.validation import CANONICAL_SUITE
 from connectors import registry, share
 from connectors.base import StreamedRead
 from connectors.errors import CorruptFile
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CANONICAL_SUITE = "canonical_timeseries"
 #: Rows validated per Great Expectations run, in chunks (GX costs ~0.07 s a run however small the frame).
 VALIDATION_BATCH_CHUNKS = 3
 #: Free heap pages go back to the OS every this many chunks (malloc_trim costs tens of ms on a big heap).

@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: The suite every canonical time series passes before it is published (expectations/<name>.json).
+CANONICAL_SUITE = "canonical_timeseries"
+
 MAX_EXAMPLES = 5
 _MAX_ERROR_CHARS = 300
 # SUMMARY gives the first unexpected values and their row indices without materialising full
