@@ -68,21 +68,15 @@ class ArbinCsv:
     def stream(
         self, path: Path, *, timezone: str = "UTC", chunk_rows: int = DEFAULT_CHUNK_ROWS
     ) -> StreamedRead:
-        columns, unmapped, chunks = stream_headed_csv(
+        return stream_headed_csv(
             path,
             RULES,
+            format_name=NAME,
+            parser_version=PARSER_VERSION,
             timezone=timezone,
             chunk_rows=chunk_rows,
             counters=("cycle_count", "step_id"),
             finish=_finish,
-        )
-        return StreamedRead(
-            format=NAME,
-            parser_version=PARSER_VERSION,
-            columns=columns,
-            chunks=chunks,
-            first_data_line=2,
-            unmapped_columns=tuple(unmapped),
         )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from connectors.base import DEFAULT_CHUNK_ROWS, FileHead, ReadResult, StreamedRead, to_canonical
+from connectors.base import DEFAULT_CHUNK_ROWS, FileHead, ReadResult, StreamedRead
 from connectors.tabular import ColumnRule, split_header, stream_headed_csv
 
 NAME = "batteryarchive_timeseries"
@@ -50,23 +50,16 @@ class BatteryArchiveTimeseries:
     def stream(
         self, path: Path, *, timezone: str = "UTC", chunk_rows: int = DEFAULT_CHUNK_ROWS
     ) -> StreamedRead:
-        columns, unmapped, chunks = stream_headed_csv(
+        return stream_headed_csv(
             path,
             RULES,
+            format_name=NAME,
+            parser_version=PARSER_VERSION,
             timezone=timezone,
             chunk_rows=chunk_rows,
             counters=("cycle_count",),
-            finish=to_canonical,
-        )
-        return StreamedRead(
-            format=NAME,
-            parser_version=PARSER_VERSION,
-            columns=columns,
-            chunks=chunks,
-            first_data_line=2,
             # Battery Archive names its downloads <cell_id>_timeseries.csv.
             metadata={"cell_id": path.name.removesuffix(".csv").removesuffix("_timeseries")},
-            unmapped_columns=tuple(unmapped),
         )
 
 

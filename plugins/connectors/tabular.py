@@ -13,13 +13,14 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from connectors.base import ChunkReader
+from connectors.base import StreamedRead, to_canonical
 from connectors.errors import CorruptFile
 
 _UNIT_IN_HEADER = re.compile(r"^(?P<name>.*?)\s*[(\[](?P<unit>[^)\]]*)[)\]]\s*$")
@@ -288,15 +289,17 @@ def stream_headed_csv(
     path: Path,
     rules: Mapping[str, ColumnRule],
     *,
+    format_name: str,
+    parser_version: str,
     timezone: str,
     chunk_rows: int,
     counters: tuple[str, ...] = (),
-    finish: Callable[[pd.DataFrame], pd.DataFrame] = lambda frame: frame,
-) -> tuple[tuple[str, ...], list[str], ChunkReader]:
+    finish: Callable[[pd.DataFrame], pd.DataFrame] = to_canonical,
+    metadata: Mapping[str, Any] | None = None,
+) -> StreamedRead:
     """A CSV whose first line is the header, read in chunks: map the columns by `rules`, convert text
     timestamps to UTC seconds, and fill gaps in the instrument's `counters` from their neighbours.
-    `finish` turns each chunk canonical (dtypes, vendor fix-ups). Returns the canonical columns, the headers
-    left unmapped, and the chunk reader."""
+    `finish` turns each chunk canonical (dtypes, vendor fix-ups)."""
     label = path.name
     headers = read_header_row(path, header_line=1)
     mapped, unmapped = map_headers(headers, rules, label)
@@ -335,4 +338,12 @@ def stream_headed_csv(
         if rows == 0:
             raise CorruptFile(label, "no data rows after the header", line=2)
 
-    return tuple(c.rule.canonical for c in mapped), unmapped, chunks
+    return StreamedRead(
+        format=format_name,
+        parser_version=parser_version,
+        columns=tuple(c.rule.canonical for c in mapped),
+        chunks=chunks,
+        first_data_line=2,
+        metadata=metadata or {},
+        unmapped_columns=tuple(unmapped),
+    )
