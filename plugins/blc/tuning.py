@@ -95,7 +95,11 @@ class _DeferredImport(importlib.abc.MetaPathFinder):
                 continue
             spec = finder.find_spec(fullname, path, target)
             if spec is not None:
-                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                # Python source only: an extension module does its work when created, not when run.
+                if isinstance(
+                    spec.loader,
+                    importlib.machinery.SourceFileLoader | importlib.machinery.SourcelessFileLoader,
+                ):
                     spec.loader = importlib.util.LazyLoader(spec.loader)
                 return spec
         return None
