@@ -1,6 +1,7 @@
 """`make demo` / `blc demo`: the whole chain, through real Airflow, over the bundled sample files.
 
-Copies the samples into ./drops/, runs `airflow dags test blc_watch` (metadata DB under .blc/airflow),
+Copies the samples into ./drops/ (the first of BLC_SHARE_DIRS), adds a seeded synthetic cell that shows a
+fade curve, runs `airflow dags test blc_watch` (metadata DB under .blc/airflow),
 then prints per cell what was found. A second run ingests nothing new (the ledger knows every file).
 """
 
@@ -41,12 +42,38 @@ def copy_samples(drops: Path, data_dir: Path) -> list[Path]:
     return copied
 
 
+#: A seeded synthetic LFP-like cell cycled at 1C (blc.synthetic): the real samples hold at most two cycles,
+#: this one holds ~165, so the demo shows a fade curve. Same seed, same bytes: a rerun ingests nothing.
+SYNTHETIC_CELL = "synthetic_lfp_1C_cell.csv"
+SYNTHETIC_ROWS = 150_000
+
+
+def write_synthetic_cell(drops: Path, scratch: Path) -> Path | None:
+    """Write the synthetic cell (and its Arbin _Metadata.csv) outside the drop folder, then move it in
+    whole, so the watcher never sees half a file."""
+    target = drops / SYNTHETIC_CELL
+    if target.exists():
+        return None
+    from blc import synthetic
+
+    scratch.mkdir(parents=True, exist_ok=True)
+    written = synthetic.write_arbin_csv(scratch / SYNTHETIC_CELL, SYNTHETIC_ROWS, seed=7)
+    sidecar = written.with_name(f"{written.stem}_Metadata.csv")
+    shutil.move(sidecar, drops / sidecar.name)
+    shutil.move(written, target)
+    return target
+
+
 def run_demo() -> int:
     settings = get_settings()
-    drops = settings.project_root / "drops"
+    drops = settings.share_dirs[0]  # ./drops unless BLC_SHARE_DIRS says otherwise
     engine = pipeline.engine_for(settings)  # starts the embedded Postgres and applies migrations
     copied = copy_samples(drops, settings.project_root / "tests" / "data")
-    print(f"drop folder {drops}: {len(copied)} sample file(s) copied, {len(SAMPLE_FILES)} in the set")
+    synthetic_cell = write_synthetic_cell(drops, settings.home / "scratch")
+    print(
+        f"drop folder {drops}: {len(copied)} sample file(s) copied, {len(SAMPLE_FILES)} in the set;"
+        f" synthetic fading cell {'written' if synthetic_cell else 'already there'} ({SYNTHETIC_CELL})"
+    )
 
     env = airflow_environment(settings)
     env["BLC_SHARE_DIRS"] = str(drops)

@@ -10,8 +10,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from bench import synthetic
-from blc import pipeline
+from blc import pipeline, synthetic
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 EXAMPLE = DATA / "arbin" / "arbin_example.csv"

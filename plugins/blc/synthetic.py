@@ -1,4 +1,4 @@
-"""Seeded synthetic cycler data for the benchmark (and for demos that need a real fade curve).
+"""Seeded synthetic cycler data: the benchmark's files (bench/), the demo's fading cell, and tests.
 
 One physical model feeds every writer, so the Arbin CSV, the canonical frame and the fade table describe
 the same kind of cell: an LFP-like 1.1 Ah cell cycled at 1C.

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import synthetic
+from blc import synthetic
 from connectors import registry
 from processors.cycle_stats import compute_cycle_stats
 
