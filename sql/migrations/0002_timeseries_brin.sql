@@ -4,12 +4,12 @@
 -- BRIN (docs/adr/0004). Reads by cell, by cycle range and by file stay index scans.
 drop index if exists blc.timeseries_cell_cycle_idx;
 drop index if exists blc.timeseries_file_idx;
--- autosummarize: a page range is summarised as soon as it fills, not at the next VACUUM; until then a
--- BRIN scan must read every unsummarised range (correct, but a freshly loaded cell would be read in full).
-create index timeseries_file_brin on blc.timeseries using brin (file_id)
-    with (pages_per_range = 16, autosummarize = on);
+-- New page ranges are summarised by the next (auto)vacuum, which Postgres also starts after many inserts;
+-- until then a BRIN scan reads them in full (correct, slower). `autosummarize = on` would summarise each
+-- range as it fills, but cost 5 % of a 5M-row load here (16.5 s against 15.6 s), so it stays off.
+create index timeseries_file_brin on blc.timeseries using brin (file_id) with (pages_per_range = 16);
 create index timeseries_cell_cycle_brin on blc.timeseries using brin (cell_id, cycle_index)
-    with (pages_per_range = 16, autosummarize = on);
+    with (pages_per_range = 16);
 
 -- The cycle range of each loaded file: the processor reads a cell in batches of cycles (flat memory)
 -- and needs to know the range without scanning the rows.
