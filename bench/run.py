@@ -198,7 +198,9 @@ class fresh_database:
 
 
 def migrate(env: dict[str, str]) -> None:
-    subprocess.run([blc_command(), "db", "upgrade"], env=env, check=True, capture_output=True)
+    done = subprocess.run([blc_command(), "db", "upgrade"], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"blc db upgrade failed:\n{done.stdout}{done.stderr}")
 
 
 def blc_command() -> str:

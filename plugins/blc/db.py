@@ -131,7 +131,12 @@ def upgrade(engine: Engine, sql_dir: Path | None = None) -> list[str]:
                         "migration %s changed after it was applied; write a new one instead", path.name
                     )
                 continue
-            conn.exec_driver_sql(sql)
+            # Straight to the driver with no parameters, so a "%" in the SQL is never a placeholder.
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute(sql)
+            finally:
+                cursor.close()
             conn.execute(
                 sa.text("insert into blc.schema_migrations (version, name, checksum) values (:v, :n, :c)"),
                 {"v": version, "n": name, "c": checksum},

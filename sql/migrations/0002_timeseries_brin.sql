@@ -6,7 +6,7 @@ drop index if exists blc.timeseries_cell_cycle_idx;
 drop index if exists blc.timeseries_file_idx;
 -- New page ranges are summarised by the next (auto)vacuum, which Postgres also starts after many inserts;
 -- until then a BRIN scan reads them in full (correct, slower). `autosummarize = on` would summarise each
--- range as it fills, but cost 5 % of a 5M-row load here (16.5 s against 15.6 s), so it stays off.
+-- range as it fills, but cost 5 percent of a 5M-row load here (16.5 s against 15.6 s), so it stays off.
 create index timeseries_file_brin on blc.timeseries using brin (file_id) with (pages_per_range = 16);
 create index timeseries_cell_cycle_brin on blc.timeseries using brin (cell_id, cycle_index)
     with (pages_per_range = 16);
