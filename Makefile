@@ -41,13 +41,13 @@ bench: $(STAMP) ## speed and memory vs the floor, one run (PEERS=1 adds BEEP); b
 	$(BIN)/python bench/run.py $(if $(PEERS),--peers,)
 
 lint: $(STAMP) ## ruff and mypy
-	$(BIN)/ruff check plugins dags tests
-	$(BIN)/ruff format --check plugins dags tests
+	$(BIN)/ruff check plugins dags tests bench
+	$(BIN)/ruff format --check plugins dags tests bench
 	$(BIN)/mypy
 
 format: $(STAMP) ## apply ruff's formatting and safe fixes
-	$(BIN)/ruff check --fix plugins dags tests
-	$(BIN)/ruff format plugins dags tests
+	$(BIN)/ruff check --fix plugins dags tests bench
+	$(BIN)/ruff format plugins dags tests bench
 
 clean: ## remove .blc (embedded Postgres, Airflow home) and drops/
 	rm -rf .blc drops
