@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from connectors import arbin, batteryarchive
+from connectors import arbin, batteryarchive, maccor
 from connectors.base import DEFAULT_CHUNK_ROWS, Connector, FileHead, ReadResult, StreamedRead
 from connectors.errors import UnsupportedFormat
 
@@ -12,6 +12,7 @@ from connectors.errors import UnsupportedFormat
 CONNECTORS: tuple[Connector, ...] = (
     batteryarchive.CONNECTOR,
     arbin.CONNECTOR,
+    maccor.CONNECTOR,
 )
 
 

@@ -65,7 +65,7 @@ class ColumnRule:
     canonical: str
     quantity: str
     default_unit: str = ""
-    kind: str = "number"  # "number", "text" (timestamps), "epoch" (seconds since 1970, UTC)
+    kind: str = "number"  # "number", "text" (timestamps, states), "epoch" (seconds, UTC), "duration"
 
 
 @dataclass(frozen=True)
@@ -109,6 +109,9 @@ def read_header_row(path: Path, header_line: int, delimiter: str = ",", encoding
     return [cell.strip() for cell in row]
 
 
+_TEXT_KINDS = ("text", "duration")
+
+
 def iter_mapped_table(
     path: Path,
     *,
@@ -118,12 +121,13 @@ def iter_mapped_table(
     columns: list[MappedColumn],
     chunk_rows: int,
     delimiter: str = ",",
+    decimal: str = ".",
 ) -> Iterator[pd.DataFrame]:
     """Stream the mapped columns of a delimited file (header on `header_line`, data after) as frames of about
     `chunk_rows` rows, vendor values already scaled to SI. Raises CorruptFile naming the first broken line
     (possibly after earlier chunks were yielded: callers load inside one transaction)."""
     column_types: dict[str, pa.DataType] = {
-        c.header: (pa.string() if c.rule.kind == "text" else pa.float64()) for c in columns
+        c.header: (pa.string() if c.rule.kind in _TEXT_KINDS else pa.float64()) for c in columns
     }
     bad_rows: list[int] = []
 
@@ -132,14 +136,17 @@ def iter_mapped_table(
         return "skip"
 
     def broken() -> CorruptFile:
-        return locate_broken_line(path, file_label, header_line, headers, columns, delimiter)
+        return locate_broken_line(path, file_label, header_line, headers, columns, delimiter, decimal)
 
     # pyarrow's own streaming reader reads ahead without bound (~200 MB extra measured on a 5M-row file),
     # so the file is cut here into blocks of whole lines, each parsed by the multithreaded reader.
     read_options = pacsv.ReadOptions(column_names=headers, block_size=1 << 22)
     parse_options = pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid_row)
     convert_options = pacsv.ConvertOptions(
-        column_types=column_types, include_columns=[c.header for c in columns], strings_can_be_null=True
+        column_types=column_types,
+        include_columns=[c.header for c in columns],
+        strings_can_be_null=True,
+        decimal_point=decimal,
     )
     block_bytes = _block_bytes(path, header_line, chunk_rows)
     with path.open("rb") as handle:
@@ -173,7 +180,7 @@ def iter_mapped_table(
             frame = pd.DataFrame(index=pd.RangeIndex(table.num_rows))
             for column in columns:
                 values = table.column(column.header)
-                if column.rule.kind == "text":
+                if column.rule.kind in _TEXT_KINDS:
                     frame[column.rule.canonical] = values.to_pandas()
                 else:
                     array = values.to_numpy().astype(np.float64, copy=False)
@@ -198,9 +205,10 @@ def locate_broken_line(
     headers: list[str],
     columns: list[MappedColumn],
     delimiter: str,
+    decimal: str = ".",
 ) -> CorruptFile:
     """Scan the file (slowly, error path only) for the first line that breaks the table's rules."""
-    numeric = {headers.index(c.header): c.header for c in columns if c.rule.kind != "text"}
+    numeric = {headers.index(c.header): c.header for c in columns if c.rule.kind not in _TEXT_KINDS}
     expected = len(headers)
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
@@ -222,7 +230,7 @@ def locate_broken_line(
                 )
             for index, header in numeric.items():
                 value = fields[index].strip()
-                if value and not _is_number(value):
+                if value and not _is_number(value if decimal == "." else value.replace(decimal, ".")):
                     return CorruptFile(
                         file_label, f"column {header!r}: value {value[:40]!r} is not a number", line=number
                     )
@@ -251,11 +259,20 @@ _TIMESTAMP_FORMATS = (
 
 
 def timestamps_to_unix_seconds(
-    values: pd.Series, *, timezone: str, file_label: str, column: str, first_line: int | None = None
+    values: pd.Series,
+    *,
+    timezone: str,
+    file_label: str,
+    column: str,
+    first_line: int | None = None,
+    elapsed_seconds: np.ndarray | None = None,
 ) -> np.ndarray:
     """Parse vendor timestamps (naive ones in the lab's timezone) to UTC seconds since 1970.
 
     The format is chosen from the first value and then applied to the whole column in one vectorised call.
+    Wall-clock times in the hour repeated when daylight saving ends are ambiguous: given the file's
+    `elapsed_seconds` (test time) for the same rows, each takes the reading (summer or winter time) that
+    keeps the clock in step with the test time; without it they stay NaN.
     """
     first = values.dropna()
     if first.empty:
@@ -278,11 +295,53 @@ def timestamps_to_unix_seconds(
             f"column {column!r}: timestamp {values.iloc[row]!r} is not {fmt}",
             line=None if first_line is None else first_line + row,
         )
-    if parsed.dt.tz is None:
-        parsed = parsed.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward")
+    if parsed.dt.tz is not None:
+        return _epoch_seconds(parsed)
+    naive = parsed
+    seconds = _epoch_seconds(naive.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward"))
+    ambiguous = np.isnan(seconds) & naive.notna().to_numpy()
+    if ambiguous.any() and elapsed_seconds is not None:
+        summer = _epoch_seconds(
+            naive.dt.tz_localize(timezone, ambiguous=np.ones(len(naive), bool), nonexistent="shift_forward")
+        )
+        winter = _epoch_seconds(
+            naive.dt.tz_localize(timezone, ambiguous=np.zeros(len(naive), bool), nonexistent="shift_forward")
+        )
+        elapsed = np.asarray(elapsed_seconds, dtype=np.float64)
+        known = ~ambiguous & ~np.isnan(seconds) & ~np.isnan(elapsed)
+        # The clock's start: from unambiguous rows, else the summer reading of the first row (offset of
+        # the whole chunk is then right to within the hour only if the chunk straddles the change).
+        start = float(np.median((seconds - elapsed)[known])) if known.any() else float(summer[0] - elapsed[0])
+        pick_summer = np.abs(summer - elapsed - start) <= np.abs(winter - elapsed - start)
+        seconds = np.where(ambiguous, np.where(pick_summer, summer, winter), seconds)
+    return seconds
+
+
+def _epoch_seconds(stamps: pd.Series) -> np.ndarray:
     # total_seconds keeps NaT as NaN and does not depend on the datetime resolution (pandas 3 uses µs).
-    since_epoch = parsed.dt.tz_convert("UTC") - pd.Timestamp(0, tz="UTC")
+    since_epoch = stamps.dt.tz_convert("UTC") - pd.Timestamp(0, tz="UTC")
     return since_epoch.dt.total_seconds().to_numpy(dtype=np.float64)
+
+
+_DURATION = r"^\s*(?:(?P<d>\d+)d\s+)?(?P<h>\d+):(?P<m>\d+):(?P<s>\d+(?:\.\d*)?)\s*$"
+
+
+def durations_to_seconds(
+    values: pd.Series, *, file_label: str, column: str, first_line: int | None = None
+) -> np.ndarray:
+    """``0d 01:02:03.5`` (Maccor) or ``01:02:03`` durations → seconds, vectorised."""
+    parts = values.astype("string").str.extract(_DURATION)
+    bad = parts["h"].isna() & values.notna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise CorruptFile(
+            file_label,
+            f"column {column!r}: {values.iloc[row]!r} is not a duration (d hh:mm:ss)",
+            line=None if first_line is None else first_line + row,
+        )
+    numbers = parts.astype("float64")
+    days = numbers["d"].fillna(0.0)
+    return (days * 86400 + numbers["h"] * 3600 + numbers["m"] * 60 + numbers["s"]).to_numpy(dtype=np.float64)
 
 
 def stream_headed_csv(
@@ -296,31 +355,63 @@ def stream_headed_csv(
     counters: tuple[str, ...] = (),
     finish: Callable[[pd.DataFrame], pd.DataFrame] = to_canonical,
     metadata: Mapping[str, Any] | None = None,
+    header_line: int = 1,
+    delimiter: str = ",",
+    mapping: tuple[list[MappedColumn], list[str]] | None = None,
+    produces: tuple[str, ...] | None = None,
+    decimal: str = ".",
 ) -> StreamedRead:
-    """A CSV whose first line is the header, read in chunks: map the columns by `rules`, convert text
-    timestamps to UTC seconds, and fill gaps in the instrument's `counters` from their neighbours.
-    `finish` turns each chunk canonical (dtypes, vendor fix-ups)."""
+    """A delimited file with its header on `header_line`, read in chunks: map the columns by `rules` (or take
+    a ready `mapping`), convert text timestamps to UTC seconds and ``d hh:mm:ss`` durations to seconds, and
+    fill gaps in the instrument's `counters` from their neighbours. `finish` turns each chunk canonical
+    (dtypes, vendor fix-ups); columns whose canonical name starts with ``_`` are helpers for `finish`, always
+    read, and `produces` names what `finish` makes of them. `decimal` is the decimal mark (``,`` in
+    some European exports)."""
     label = path.name
-    headers = read_header_row(path, header_line=1)
-    mapped, unmapped = map_headers(headers, rules, label)
+    headers = read_header_row(path, header_line=header_line, delimiter=delimiter)
+    mapped, unmapped = mapping if mapping is not None else map_headers(headers, rules, label)
+    first_line = header_line + 1
 
     def chunks(wanted: Sequence[str] | None) -> Iterator[pd.DataFrame]:
-        selected = [c for c in mapped if wanted is None or c.rule.canonical in wanted]
+        selected = [
+            c
+            for c in mapped
+            if wanted is None or c.rule.canonical in wanted or c.rule.canonical.startswith("_")
+        ]
         carried: dict[str, float] = {}
         rows = 0
         for frame in iter_mapped_table(
-            path, file_label=label, header_line=1, headers=headers, columns=selected, chunk_rows=chunk_rows
+            path,
+            file_label=label,
+            header_line=header_line,
+            headers=headers,
+            columns=selected,
+            chunk_rows=chunk_rows,
+            delimiter=delimiter,
+            decimal=decimal,
         ):
             if frame.empty:
                 continue
-            for column in selected:
-                if column.rule.kind == "text" and column.rule.canonical == "unix_time_second":
-                    frame["unix_time_second"] = timestamps_to_unix_seconds(
-                        frame["unix_time_second"],
+            # Durations first: the test time helps place wall-clock times of the repeated DST hour.
+            for column in sorted(selected, key=lambda c: c.rule.kind != "duration"):
+                name = column.rule.canonical
+                if column.rule.kind == "text" and name == "unix_time_second":
+                    frame[name] = timestamps_to_unix_seconds(
+                        frame[name],
                         timezone=timezone,
                         file_label=label,
                         column=column.header,
-                        first_line=2 + rows,
+                        first_line=first_line + rows,
+                        elapsed_seconds=(
+                            frame["test_time_second"].to_numpy() if "test_time_second" in frame else None
+                        ),
+                    )
+                elif column.rule.kind == "duration":
+                    frame[name] = (
+                        durations_to_seconds(
+                            frame[name], file_label=label, column=column.header, first_line=first_line + rows
+                        )
+                        * column.factor
                     )
             # Some exports leave counters empty on the first rows (before the schedule starts): carry the
             # last value forward across chunks, and fill a leading gap from the first value.
@@ -336,14 +427,15 @@ def stream_headed_csv(
             rows += len(frame)
             yield finish(frame)
         if rows == 0:
-            raise CorruptFile(label, "no data rows after the header", line=2)
+            raise CorruptFile(label, "no data rows after the header", line=first_line)
 
+    canonical = tuple(c.rule.canonical for c in mapped if not c.rule.canonical.startswith("_"))
     return StreamedRead(
         format=format_name,
         parser_version=parser_version,
-        columns=tuple(c.rule.canonical for c in mapped),
+        columns=produces if produces is not None else canonical,
         chunks=chunks,
-        first_data_line=2,
+        first_data_line=first_line,
         metadata=metadata or {},
         unmapped_columns=tuple(unmapped),
     )

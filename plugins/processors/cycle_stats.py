@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from processors.cycles import current_direction
+from processors.cycles import CycleRule, assign_cycles, current_direction
 
 PROCESSOR_VERSION = "2"
 SECONDS_PER_HOUR = 3600.0
@@ -28,6 +28,9 @@ REPORTED_COUNTERS: dict[str, tuple[str, ...]] = {
     "reported_charge_energy_wh": ("cycle_charging_energy_wh", "charging_energy_wh"),
     "reported_discharge_energy_wh": ("cycle_discharging_energy_wh", "discharging_energy_wh"),
 }
+
+#: A reported counter that drops by more than this share of its value has restarted (a new step or mode).
+COUNTER_RESET_DROP = 0.01
 
 CYCLE_STATS_COLUMNS: tuple[str, ...] = (
     "cycle_index",
@@ -75,6 +78,34 @@ def trapezoid_by_group(
     area = dt * (values[1:] + values[:-1]) * 0.5
     same_group = group[1:] == group[:-1]
     return _group_sum(np.where(same_group, area, 0.0), group[1:], n_groups)
+
+
+def reported_per_cycle(
+    values: npt.NDArray[np.float64], code: npt.NDArray[np.int64], n_cycles: int
+) -> npt.NDArray[np.float64]:
+    """What an instrument's capacity or energy counter says each cycle held, whatever its reset scope.
+
+    Rows are in (cycle, time) order; `code` numbers their cycle 0..n−1. Within a cycle the counter is cut
+    into segments wherever it drops (by more than `COUNTER_RESET_DROP` of its value): a counter that
+    restarts each step (Maccor ``Amp-hr`` in many procedures, Neware) or each half-cycle. The first segment
+    of a cycle counts max − min (a test-wide or per-cycle counter); each later one counts its max, as it
+    restarted from zero (the first logged point after a restart already holds what flowed before it).
+    Empty samples (NaN: a counter written only while charging) are skipped. Cycles with no value: NaN."""
+    out = np.full(n_cycles, np.nan)
+    valid = ~np.isnan(values)
+    if not valid.any():
+        return out
+    v, c = values[valid], code[valid]
+    new = np.ones(v.size, dtype=bool)
+    new[1:] = (c[1:] != c[:-1]) | (v[1:] < v[:-1] - np.maximum(np.abs(v[:-1]) * COUNTER_RESET_DROP, 1e-12))
+    seg = np.flatnonzero(new)
+    seg_max, seg_min = np.maximum.reduceat(v, seg), np.minimum.reduceat(v, seg)
+    first_in_cycle = np.ones(seg.size, dtype=bool)
+    first_in_cycle[1:] = c[seg[1:]] != c[seg[:-1]]
+    held = np.where(first_in_cycle, seg_max - seg_min, seg_max)
+    has = np.bincount(c[seg], minlength=n_cycles) > 0
+    out[has] = np.bincount(c[seg], weights=held, minlength=n_cycles)[has]
+    return out
 
 
 def _starts_mid_cycle(counters: dict[str, npt.NDArray[np.float64]], first_cycle_end: int) -> bool:
@@ -171,10 +202,7 @@ def compute_cycle_stats(
         if source is None:
             out[name] = np.nan
             continue
-        with np.errstate(invalid="ignore"):
-            out[name] = np.fmax.reduceat(counters[source], starts) - np.fmin.reduceat(
-                counters[source], starts
-            )
+        out[name] = reported_per_cycle(counters[source], code, n)
     out["complete"] = True
     # A file that starts mid-cycle (its per-cycle counters are already well above zero at the first
     # sample) holds only part of its first cycle: that cycle must not set the reference capacity.
@@ -245,3 +273,14 @@ class StreamedCycleStats:
     def _give_up(self, reason: str) -> None:
         self.given_up = reason
         self._open, self._parts = None, []
+
+
+def stats_of_frame(frame: pd.DataFrame) -> tuple[CycleRule, pd.DataFrame]:
+    """The cycle rule and per-cycle statistics of one canonical frame held in memory (a file read whole):
+    what the pipeline stores for that file, for tests and `blc parse`-style inspection."""
+    counter = (
+        frame["cycle_count"].to_numpy(dtype=np.float64, na_value=np.nan) if "cycle_count" in frame else None
+    )
+    assignment = assign_cycles(frame["current_ampere"].to_numpy(dtype=np.float64), counter)
+    samples = frame.assign(cycle_index=assignment.cycle_index)
+    return assignment.rule, compute_cycle_stats(samples)

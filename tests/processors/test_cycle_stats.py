@@ -10,7 +10,12 @@ import pandas as pd
 import pytest
 
 from connectors import arbin
-from processors.cycle_stats import CYCLE_STATS_COLUMNS, StreamedCycleStats, compute_cycle_stats
+from processors.cycle_stats import (
+    CYCLE_STATS_COLUMNS,
+    StreamedCycleStats,
+    compute_cycle_stats,
+    reported_per_cycle,
+)
 from processors.cycles import assign_cycles
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -195,3 +200,22 @@ def test_streamed_stats_give_up_on_an_oversized_cycle_or_cycles_out_of_order() -
 
     assert big.result() is None and "more than 3 rows" in (big.given_up or "")
     assert back.result() is None and "goes back" in (back.given_up or "")
+
+
+@pytest.mark.parametrize(
+    ("values", "code", "expected"),
+    [
+        # a per-cycle counter: max − min of each cycle
+        pytest.param([0.0, 1.0, 2.0, 0.0, 1.5], [0, 0, 0, 1, 1], [2.0, 1.5], id="per-cycle"),
+        # a test-wide counter: what it gained within each cycle
+        pytest.param([5.0, 6.0, 7.0, 7.0, 9.0], [0, 0, 0, 1, 1], [2.0, 2.0], id="test-wide"),
+        # restarts each step (Maccor Amp-hr, CC then CV): (3.36871 − 0.00003) + 1.15388, CV counted from 0
+        pytest.param([0.00003, 3.36871, 0.00001, 1.15388], [0, 0, 0, 0], [4.52256], id="per-step"),
+        # written only while charging (NaN elsewhere); a cycle with no value stays NaN
+        pytest.param([np.nan, 1.0, 2.0, np.nan, np.nan], [0, 0, 0, 1, 1], [1.0, np.nan], id="gaps"),
+    ],
+)
+def test_reported_counters_per_cycle_whatever_their_reset_scope(values, code, expected) -> None:
+    out = reported_per_cycle(np.array(values), np.array(code, dtype=np.int64), len(expected))
+
+    np.testing.assert_allclose(out, expected, rtol=1e-9)
