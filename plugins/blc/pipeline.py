@@ -12,7 +12,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +25,7 @@ from blc import db, ledger, tuning
 from blc.errors import ConnectorError
 from blc.settings import Settings, get_settings
 from blc.validation import CANONICAL_SUITE
-from connectors import registry, share
+from connectors import registry, share, sidecars
 from connectors.base import StreamedRead
 from connectors.errors import CorruptFile
 from processors.cycle_stats import (
@@ -267,9 +267,15 @@ def publish_file(
     tuning.short_gil_slices()
     warm_up = validation.warm_up(CANONICAL_SUITE, expectations_dir=settings.expectations_dir)
     try:
+        beside = sidecars.metadata_beside(path)  # connectors/sidecars.py: precedence, cell id rule
         stream = registry.stream(
-            path, format_name=format_name, timezone=settings.timezone, chunk_rows=settings.chunk_rows
+            path,
+            format_name=format_name,
+            timezone=str(beside.get("timezone") or settings.timezone),
+            chunk_rows=settings.chunk_rows,
         )
+        if beside:
+            stream = replace(stream, metadata={**stream.metadata, **beside})
         plan = None if "cycle_count" in stream.columns else _assign_cycles(stream)
     except ConnectorError as exc:
         return _quarantine(engine, uri, label, file_id, exc, started)
@@ -292,9 +298,9 @@ def publish_file(
     try:
         try:
             loaded = _load(engine, stream, plan, target, settings, warm_up)
-        except CounterStuck as stuck:  # rolled back; number the rows again, by the transitions
-            log.info("%s: the cycle counter never advanced; cycles from charge/discharge transitions", label)
-            loaded = _load(engine, stream, stuck.assignment, target, settings, warm_up)
+        except CounterStuck:  # rolled back; number the rows again, the transitions' boundaries added
+            log.info("%s: the cycle counter is stuck; cycles from charge/discharge transitions too", label)
+            loaded = _load(engine, stream, _assign_cycles(stream), target, settings, warm_up)
     except (ConnectorError, validation.ValidationFailed) as exc:
         # The transaction rolled back: none of this file's rows, and the earlier version's rows are intact.
         return _quarantine(engine, uri, label, file_id, exc, started)
@@ -464,12 +470,16 @@ def _mark_failed(engine: Engine, file_id: int, exc: Exception) -> None:
 
 
 def _assign_cycles(stream: StreamedRead) -> CycleAssignment:
-    """A first pass over the current alone, for files without a cycle counter."""
-    currents = [
-        chunk["current_ampere"].to_numpy(dtype=np.float32, na_value=np.nan)
-        for chunk in stream.chunks(["current_ampere"])
-    ]
-    return assign_cycles(np.concatenate(currents), None)
+    """A first pass over the current (and the counter, if any) alone: files without a cycle counter, and
+    files whose counter turned out stuck."""
+    has_counter = "cycle_count" in stream.columns
+    currents: list[np.ndarray] = []
+    counters: list[np.ndarray] = []
+    for chunk in stream.chunks(["current_ampere", "cycle_count"] if has_counter else ["current_ampere"]):
+        currents.append(chunk["current_ampere"].to_numpy(dtype=np.float32, na_value=np.nan))
+        if has_counter:
+            counters.append(chunk["cycle_count"].to_numpy(dtype=np.float64, na_value=np.nan))
+    return assign_cycles(np.concatenate(currents), np.concatenate(counters) if has_counter else None)
 
 
 def _numbered_chunks(
@@ -570,15 +580,23 @@ def _ensure_cell(
     metadata = {k: v for k, v in file_metadata.items() if isinstance(v, str | int | float | bool)}
     conn.execute(
         sa.text(
-            "insert into blc.cell (cell_id, project_id, nominal_capacity_ah, tester, metadata)"
-            " values (:cell, :project, :nominal, :tester, cast(:metadata as jsonb))"
-            " on conflict (cell_id) do update set metadata = blc.cell.metadata || excluded.metadata"
+            "insert into blc.cell (cell_id, project_id, nominal_capacity_ah, tester, chemistry, anode,"
+            " cathode, form_factor, metadata)"
+            " values (:cell, :project, :nominal, :tester, :chemistry, :anode, :cathode, :form_factor,"
+            " cast(:metadata as jsonb))"
+            " on conflict (cell_id) do update set metadata = blc.cell.metadata || excluded.metadata,"
+            " nominal_capacity_ah = coalesce(excluded.nominal_capacity_ah, blc.cell.nominal_capacity_ah),"
+            " chemistry = coalesce(excluded.chemistry, blc.cell.chemistry),"
+            " anode = coalesce(excluded.anode, blc.cell.anode),"
+            " cathode = coalesce(excluded.cathode, blc.cell.cathode),"
+            " form_factor = coalesce(excluded.form_factor, blc.cell.form_factor)"
         ),
         {
             "cell": cell_id,
             "project": project_id,
             "nominal": file_metadata.get("nominal_capacity_ah"),
             "tester": format_name.split("_")[0],
+            **{key: file_metadata.get(key) for key in ("chemistry", "anode", "cathode", "form_factor")},
             "metadata": json.dumps(metadata, default=str),
         },
     )

@@ -1,0 +1,157 @@
+"""What the files *beside* a cycler export say about it: cell id, nominal capacity, chemistry, timezone….
+
+A lab states what it knows about a cell in one of these, most specific first (a value found earlier wins;
+the file's own header and vendor sidecars come last, the file name is the last resort):
+
+1. ``<file>.meta.yaml`` / ``.meta.yml`` / ``.meta.json`` (also ``<stem>.meta.yaml``): keys as in
+   `KNOWN_KEYS`, any others kept as cell metadata.
+2. ``cells.csv`` in the file's folder (or a parent folder up to `MANIFEST_DEPTH` levels): one row per file
+   or per glob pattern, column ``file`` (a name or a pattern such as ``B1_*.csv``) plus any of
+   `KNOWN_KEYS`. The first matching row wins.
+3. Vendor sidecars: Arbin/BEEP ``<stem>_Metadata.csv`` (``Item_ID`` → ``barcode``, ``Test_ID``,
+   ``IV_Ch_ID`` → ``channel``, ``Schedule_File_Name`` → ``schedule``, ``First_Start_DateTime``).
+   Connectors read their own in-file headers (Maccor, Novonix…).
+
+``cell_id`` is decided as: ``--cell-id`` on the command line > ``cell_id`` from 1 or 2 > the connector's
+own ``cell_id`` (Battery Archive file names, BDF metadata) > the file name without extension. A barcode
+from a vendor sidecar or header is kept as metadata, never taken as the cell id: real ones read ``EXP`` or
+a free-text description. ``nominal_capacity_ah`` comes
+from 1, 2 or the file (Ah; ``nominal_capacity_mah`` is converted); when none gives it, the cell's
+reference capacity is its first complete cycles' discharge (DESIGN §6).
+"""
+
+from __future__ import annotations
+
+import csv
+import fnmatch
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from connectors.errors import ConnectorError
+
+#: Keys with a meaning to the platform (others are kept as free cell metadata).
+KNOWN_KEYS = (
+    "cell_id",
+    "project",
+    "nominal_capacity_ah",
+    "nominal_capacity_mah",
+    "chemistry",
+    "anode",
+    "cathode",
+    "form_factor",
+    "temperature_celsius",
+    "timezone",
+    "formation_cycles",
+    "tester",
+    "barcode",
+)
+#: How many parent folders are searched for a ``cells.csv``.
+MANIFEST_DEPTH = 2
+_META_SUFFIXES = (".meta.yaml", ".meta.yml", ".meta.json")
+_ARBIN_KEYS = {
+    "item_id": "barcode",
+    "test_id": "arbin_test_id",
+    "iv_ch_id": "channel",
+    "schedule_file_name": "schedule",
+    "first_start_datetime": "first_start_unix_second",
+}
+
+
+class SidecarError(ConnectorError):
+    """A sidecar or manifest that cannot be read: named with its file and the rule broken."""
+
+
+def metadata_beside(path: Path) -> dict[str, Any]:
+    """Everything the sidecars of `path` say, merged by precedence (module docstring)."""
+    merged: dict[str, Any] = {}
+    for found in (_meta_file(path), _manifest_row(path), _arbin_metadata(path)):
+        for key, value in found.items():
+            merged.setdefault(key, value)
+    return normalise(merged)
+
+
+def normalise(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """Numbers as numbers and capacities in Ah."""
+    out = dict(metadata)
+    if "nominal_capacity_ah" not in out and "nominal_capacity_mah" in out:
+        out["nominal_capacity_ah"] = float(out.pop("nominal_capacity_mah")) / 1000.0
+    for key in ("nominal_capacity_ah", "temperature_celsius"):
+        if key in out and out[key] not in (None, ""):
+            try:
+                out[key] = float(out[key])
+            except (TypeError, ValueError):
+                source = str(out.get("_source", key))
+                raise SidecarError(source, f"{key} {out[key]!r} is not a number") from None
+    out.pop("_source", None)
+    return out
+
+
+def _meta_file(path: Path) -> dict[str, Any]:
+    for base in (path.name, path.stem):
+        for suffix in _META_SUFFIXES:
+            candidate = path.with_name(base + suffix)
+            if candidate.is_file():
+                return _load_meta(candidate)
+    return {}
+
+
+def _load_meta(candidate: Path) -> dict[str, Any]:
+    try:
+        text = candidate.read_text(encoding="utf-8")
+        loaded = json.loads(text) if candidate.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise SidecarError(candidate.name, f"cannot be read as {candidate.suffix[1:]}: {exc}") from exc
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise SidecarError(candidate.name, "must hold a mapping of keys to values (cell_id: …)")
+    return {str(k): v for k, v in loaded.items() if v is not None} | {"_source": candidate.name}
+
+
+def _manifest_row(path: Path) -> dict[str, Any]:
+    folder = path.parent
+    for _ in range(MANIFEST_DEPTH + 1):
+        manifest = folder / "cells.csv"
+        if manifest.is_file():
+            return _match_manifest(manifest, path)
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    return {}
+
+
+def _match_manifest(manifest: Path, path: Path) -> dict[str, Any]:
+    with manifest.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        if not reader.fieldnames or "file" not in reader.fieldnames:
+            raise SidecarError(manifest.name, "needs a 'file' column (a file name or a glob pattern)")
+        for number, row in enumerate(reader, start=2):
+            pattern = (row.get("file") or "").strip()
+            if not pattern:
+                raise SidecarError(manifest.name, f"line {number}: empty 'file'")
+            if path.name == pattern or fnmatch.fnmatch(path.name, pattern):
+                values = {
+                    k.strip(): v.strip() for k, v in row.items() if k and k != "file" and v and v.strip()
+                }
+                return values | {"_source": f"{manifest.name} line {number}"}
+    return {}
+
+
+def _arbin_metadata(path: Path) -> dict[str, Any]:
+    sidecar = path.with_name(f"{path.stem}_Metadata.csv")
+    if not sidecar.is_file():
+        return {}
+    with sidecar.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        return {}
+    found: dict[str, Any] = {}
+    for key, value in rows[0].items():
+        target = _ARBIN_KEYS.get((key or "").strip().lower())
+        if target and value not in (None, ""):
+            found[target] = value.strip()
+    return found

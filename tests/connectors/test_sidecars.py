@@ -1,0 +1,96 @@
+"""Sidecar metadata: <file>.meta.yaml|json, cells.csv manifests, Arbin _Metadata.csv; precedence and errors;
+and the pipeline taking the cell id and nominal capacity from them."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from connectors.sidecars import SidecarError, metadata_beside
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+EXAMPLE = DATA / "arbin" / "arbin_example.csv"
+CH33 = DATA / "arbin" / "2017-05-09_test-TC-contact_CH33.csv"
+
+
+def test_arbin_metadata_csv_gives_barcode_channel_and_schedule(tmp_path: Path) -> None:
+    found = metadata_beside(CH33)
+
+    assert found["barcode"] == "EL150800460659"
+    assert found["channel"] == "32"
+    assert found["schedule"] == "20170509-6C_1C_36CV.sdu"
+    assert "cell_id" not in found  # a barcode is never taken as the cell id
+
+
+def test_meta_yaml_beats_manifest_beats_vendor_sidecar(tmp_path: Path) -> None:
+    data = tmp_path / "lab" / "run1"
+    data.mkdir(parents=True)
+    path = data / "2017-05-09_test-TC-contact_CH33.csv"
+    shutil.copy(CH33, path)
+    shutil.copy(CH33.with_name("2017-05-09_test-TC-contact_CH33_Metadata.csv"), data)
+    (tmp_path / "lab" / "cells.csv").write_text(
+        "file,cell_id,nominal_capacity_mah,chemistry,barcode\n"
+        "other.csv,NOPE,1,LFP,x\n"
+        "2017-05-09_*_CH33.csv,LFP-033,1100,LFP/graphite,FROM-MANIFEST\n"
+    )
+    assert metadata_beside(path) == {
+        "cell_id": "LFP-033",
+        "nominal_capacity_ah": pytest.approx(1.1),
+        "chemistry": "LFP/graphite",
+        "barcode": "FROM-MANIFEST",
+        "channel": "32",
+        "schedule": "20170509-6C_1C_36CV.sdu",
+        "arbin_test_id": "144",
+        "first_start_unix_second": "1494377253",
+    }
+
+    path.with_name(path.name + ".meta.yaml").write_text("cell_id: LFP-033b\nnominal_capacity_ah: 1.05\n")
+    found = metadata_beside(path)
+    assert (found["cell_id"], found["nominal_capacity_ah"], found["chemistry"]) == (
+        "LFP-033b",
+        1.05,
+        "LFP/graphite",
+    )
+
+
+def test_broken_sidecars_name_the_file_and_rule(tmp_path: Path) -> None:
+    path = tmp_path / "cell.csv"
+    path.write_text("x\n")
+    (tmp_path / "cell.meta.json").write_text('{"nominal_capacity_ah": "big"}')
+    with pytest.raises(SidecarError, match=r"cell.meta.json: nominal_capacity_ah 'big' is not a number"):
+        metadata_beside(path)
+
+    (tmp_path / "cell.meta.json").write_text("[1, 2]")
+    with pytest.raises(SidecarError, match=r"cell.meta.json: must hold a mapping"):
+        metadata_beside(path)
+
+    (tmp_path / "cell.meta.json").unlink()
+    (tmp_path / "cells.csv").write_text("name,cell_id\ncell.csv,A\n")
+    with pytest.raises(SidecarError, match=r"cells.csv: needs a 'file' column"):
+        metadata_beside(path)
+
+
+@pytest.mark.integration
+def test_pipeline_takes_cell_id_and_nominal_capacity_from_the_sidecar(engine, blc_env: Path) -> None:  # type: ignore[no-untyped-def]
+    from blc import pipeline
+
+    path = blc_env / "run_0042.csv"
+    shutil.copy(EXAMPLE, path)
+    (blc_env / "run_0042.csv.meta.yaml").write_text(
+        "cell_id: NMC-B7\nnominal_capacity_ah: 1.1\nchemistry: NMC811/graphite\nformation_cycles: 0\n"
+    )
+
+    outcome, _ = pipeline.ingest(path.as_uri())
+
+    assert outcome.status == "loaded"
+    with engine.connect() as conn:
+        cell = conn.execute(sa.text("select cell_id, nominal_capacity_ah, chemistry from blc.cell")).one()
+        assert conn.execute(sa.text("select distinct cell_id from blc.timeseries")).scalar() == "NMC-B7"
+    assert (cell.cell_id, float(cell.nominal_capacity_ah), cell.chemistry) == (
+        "NMC-B7",
+        1.1,
+        "NMC811/graphite",
+    )
