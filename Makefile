@@ -12,6 +12,10 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml requirements.lock
+	@# mdbtools (Debian) reads Arbin .res files; without it only .res files are refused, with that reason.
+	@command -v mdb-export >/dev/null || { apt-get install -y -qq mdbtools >/dev/null 2>&1 || \
+	  (apt-get update -qq && apt-get install -y -qq mdbtools) >/dev/null 2>&1 || \
+	  echo "note: mdbtools not installed (apt-get install mdbtools): Arbin .res files cannot be read"; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
 	$(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -r requirements.lock

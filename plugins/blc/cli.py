@@ -77,6 +77,12 @@ def _parser() -> argparse.ArgumentParser:
     cells = sub.add_parser("cells", help="cells and their summaries")
     cells.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
+    export = sub.add_parser("export", help="a cell as BDF or batteryarchive.org files")
+    export.add_argument("cell_id")
+    export.add_argument("--to", dest="directory", type=Path, required=True, help="folder to write into")
+    export.add_argument("--format", choices=["bdf", "batteryarchive"], default="bdf")
+    export.add_argument("--parquet", action="store_true", help="BDF as Parquet instead of CSV")
+
     redash = sub.add_parser("redash", help="Redash queries as code")
     redash.add_argument("action", choices=["sync", "refresh"])
 
@@ -146,6 +152,17 @@ def _dispatch(args: argparse.Namespace) -> int:
         if not args.all:
             table = table[list(wanted)]
         _emit(table, args.format)
+        return EXIT_OK
+    if args.command == "export":
+        from blc.export import ExportError, export_cell
+
+        fmt = "bdf-parquet" if args.format == "bdf" and args.parquet else args.format
+        try:
+            written = export_cell(engine, args.cell_id, args.directory, fmt)
+        except ExportError as exc:
+            raise _BadInput(str(exc)) from exc
+        for path in written:
+            print(path)
         return EXIT_OK
     if args.command == "redash" and args.action == "sync":
         return _redash_sync(settings)

@@ -85,6 +85,9 @@ def update(conn: Connection, file_id: int, **fields: Any) -> None:
         "etag",
         "first_cycle_index",
         "last_cycle_index",
+        "clock_start_unix_second",
+        "test_time_first_second",
+        "test_time_last_second",
     }
     unknown = set(fields) - allowed
     if unknown:

@@ -405,6 +405,9 @@ def _load(
             cycle_rule=rule,
             first_cycle_index=numbering.first_cycle,
             last_cycle_index=numbering.last_cycle,
+            clock_start_unix_second=numbering.clock_start,
+            test_time_first_second=numbering.time_first,
+            test_time_last_second=numbering.time_last,
             error=None,
         )
         _record_validation(conn, target.file_id, "canonical", CANONICAL_SUITE, success=True, failed=[])
@@ -421,6 +424,10 @@ class _Numbering:
         self.chunks = 0
         self.first_cycle: int | None = None
         self.last_cycle: int | None = None
+        # The file's span, for stitching several files of one cell (process_cell).
+        self.time_first: float | None = None
+        self.time_last: float | None = None
+        self.clock_start: float | None = None
 
     def number(self, chunk: pd.DataFrame, label: str) -> np.ndarray:
         n = len(chunk)
@@ -437,9 +444,22 @@ class _Numbering:
         if n:
             self.first_cycle = int(cycles[0]) if self.first_cycle is None else self.first_cycle
             self.last_cycle = max(int(cycles.max()), self.last_cycle or 0)
+            self._span(chunk)
         self.rows += n
         self.chunks += 1
         return cycles
+
+    def _span(self, chunk: pd.DataFrame) -> None:
+        times = chunk["test_time_second"].to_numpy(dtype=np.float64, na_value=np.nan)
+        if self.time_first is None and np.isfinite(times[0]):
+            self.time_first = float(times[0])
+        if np.isfinite(times[-1]):
+            self.time_last = float(times[-1])
+        if self.clock_start is None and "unix_time_second" in chunk:
+            offsets = chunk["unix_time_second"].to_numpy(dtype=np.float64, na_value=np.nan) - times
+            clocked = np.flatnonzero(np.isfinite(offsets))
+            if clocked.size:
+                self.clock_start = float(offsets[clocked[0]])
 
     def finish(self) -> str:
         if self.plan is not None:
@@ -638,11 +658,15 @@ _SAMPLE_COLUMNS = (
 )
 
 
-def read_cell_samples(conn: Connection, cell_id: str, cycles: tuple[int, int] | None = None) -> pd.DataFrame:
-    """The cell's samples (of cycles ``lo..hi`` when given), through binary COPY decoded with numpy.
-    NULLs come back as NaN."""
+def read_cell_samples(
+    conn: Connection, cell_id: str, cycles: tuple[int, int] | None = None, file_id: int | None = None
+) -> pd.DataFrame:
+    """The cell's samples (of one file, of cycles ``lo..hi`` when given; cycle numbers as the file has
+    them, before stitching), through binary COPY decoded with numpy. NULLs come back as NaN."""
     literal = cell_id.replace("'", "''")
     where = f"cell_id = '{literal}'"
+    if file_id is not None:
+        where += f" and file_id = {int(file_id)}"
     if cycles is not None:
         where += f" and cycle_index between {int(cycles[0])} and {int(cycles[1])}"
     selected = ", ".join(f"coalesce({c}::float8, 'NaN') as {c}" for c in _SAMPLE_COLUMNS)
@@ -655,16 +679,16 @@ def read_cell_samples(conn: Connection, cell_id: str, cycles: tuple[int, int] | 
     return frame
 
 
-def cycle_batches(conn: Connection, cell_id: str, batch_rows: int) -> list[tuple[int, int]]:
-    """Ranges of whole cycles holding about `batch_rows` samples each, from the ledger's per-file cycle
-    ranges (no scan of the samples)."""
+def cycle_batches(conn: Connection, cell_id: str, batch_rows: int, file_id: int) -> list[tuple[int, int]]:
+    """Ranges of the file's whole cycles holding about `batch_rows` samples each, from the ledger's cycle
+    range (no scan of the samples)."""
     row = conn.execute(
         sa.text(
-            "select min(first_cycle_index) as lo, max(last_cycle_index) as hi, sum(rows) as n,"
-            " count(*) filter (where first_cycle_index is null) as unknown"
-            " from blc.source_file where cell_id = :cell and status in ('loaded', 'processed')"
+            "select first_cycle_index as lo, last_cycle_index as hi, rows as n,"
+            " (first_cycle_index is null)::int as unknown"
+            " from blc.source_file where file_id = :file"
         ),
-        {"cell": cell_id},
+        {"file": file_id},
     ).one()
     if not row.unknown and row.lo is None:  # no loaded file: no rows
         return []
@@ -672,9 +696,9 @@ def cycle_batches(conn: Connection, cell_id: str, batch_rows: int) -> list[tuple
         row = conn.execute(
             sa.text(
                 "select min(cycle_index) as lo, max(cycle_index) as hi, count(*) as n"
-                " from blc.timeseries where cell_id = :cell"
+                " from blc.timeseries where file_id = :file"
             ),
-            {"cell": cell_id},
+            {"file": file_id},
         ).one()
         if row.lo is None:
             return []
@@ -685,12 +709,36 @@ def cycle_batches(conn: Connection, cell_id: str, batch_rows: int) -> list[tuple
 
 
 def _cycle_stats_in_batches(conn: Connection, cell_id: str, batch_rows: int) -> pd.DataFrame:
-    """compute_cycle_stats over the cell, one batch of whole cycles at a time (flat memory). A batch is
-    held back until the next non-empty one is read, so the cell's true last cycle is the one judged."""
+    """compute_cycle_stats over the cell's files in stitch order, one batch of whole cycles at a time (flat
+    memory), each file's cycles shifted by its stitch offsets. A batch is held back until the next
+    non-empty one is read, so each file's true last cycle is the one judged."""
+    files = conn.execute(
+        sa.text(
+            "select file_id, coalesce(cycle_offset, 0) as cycle_offset,"
+            " coalesce(test_time_offset_second, 0) as time_offset from blc.source_file"
+            " where cell_id = :cell and status in ('loaded', 'processed') order by stitch_position, file_id"
+        ),
+        {"cell": cell_id},
+    ).all()
+    parts: list[pd.DataFrame] = []
+    for file in files:
+        stats = _file_cycle_stats_in_batches(conn, cell_id, batch_rows, int(file.file_id))
+        stats["cycle_index"] += int(file.cycle_offset)
+        for column in ("test_time_start_second", "test_time_end_second"):
+            stats[column] += float(file.time_offset)
+        parts.append(stats)
+    if not parts:
+        return compute_cycle_stats(pd.DataFrame({c: pd.Series(dtype=np.float64) for c in _SAMPLE_COLUMNS}))
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+
+def _file_cycle_stats_in_batches(
+    conn: Connection, cell_id: str, batch_rows: int, file_id: int
+) -> pd.DataFrame:
     parts: list[pd.DataFrame] = []
     pending: pd.DataFrame | None = None
-    for cycles in cycle_batches(conn, cell_id, batch_rows):
-        samples = read_cell_samples(conn, cell_id, cycles)
+    for cycles in cycle_batches(conn, cell_id, batch_rows, file_id):
+        samples = read_cell_samples(conn, cell_id, cycles, file_id=file_id)
         if samples.empty:
             continue
         if pending is not None:
@@ -700,6 +748,51 @@ def _cycle_stats_in_batches(conn: Connection, cell_id: str, batch_rows: int) -> 
         return compute_cycle_stats(pd.DataFrame({c: pd.Series(dtype=np.float64) for c in _SAMPLE_COLUMNS}))
     parts.append(compute_cycle_stats(pending, holds_first_cycle=not parts, holds_last_cycle=True))
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+
+def stitch_cell(conn: Connection, cell_id: str) -> None:
+    """Order the cell's loaded files and store the offsets that make them one continuous test.
+
+    Order: by the wall-clock time of each file's first row when every file has a clock, else by file name
+    in natural order (``run_2`` before ``run_10``), then by ledger id. Cycle numbers continue: a file's
+    cycles follow all cycles of the files before it (a cycle cut by a file boundary stays two cycles).
+    Test time: a test time that already continues across files (a resumed Arbin test) is kept as it is.
+    One that restarts is placed at its clock time since the first file's start when both have clocks (a
+    gap between files stays a gap), else right after the previous file's last sample."""
+    files = conn.execute(
+        sa.text(
+            "select file_id, uri, last_cycle_index, clock_start_unix_second as clock,"
+            " test_time_first_second as first, test_time_last_second as last from blc.source_file"
+            " where cell_id = :cell and status in ('loaded', 'processed')"
+        ),
+        {"cell": cell_id},
+    ).all()
+    if all(f.clock is not None and f.first is not None for f in files):
+        ordered = sorted(files, key=lambda f: (f.clock + f.first, f.file_id))
+    else:
+        ordered = sorted(files, key=lambda f: (_natural_key(Path(f.uri).name), f.file_id))
+    cycle_offset, time_offset = 0, 0.0
+    previous = None
+    for position, file in enumerate(ordered):
+        if previous is not None:
+            cycle_offset += int(previous.last_cycle_index or 0)
+            restarts = file.first is not None and previous.last is not None and file.first < previous.last
+            if restarts and file.clock is not None and ordered[0].clock is not None:
+                time_offset = float(file.clock - ordered[0].clock)
+            elif restarts:
+                time_offset = float(previous.last + time_offset - file.first)
+        conn.execute(
+            sa.text(
+                "update blc.source_file set stitch_position = :position, cycle_offset = :cycles,"
+                " test_time_offset_second = :seconds where file_id = :file"
+            ),
+            {"position": position, "cycles": cycle_offset, "seconds": time_offset, "file": file.file_id},
+        )
+        previous = file
+
+
+def _natural_key(name: str) -> tuple[Any, ...]:
+    return tuple(int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name))
 
 
 def process_cell(cell_id: str, *, settings: Settings | None = None) -> ProcessOutcome:
@@ -713,10 +806,11 @@ def process_cell(cell_id: str, *, settings: Settings | None = None) -> ProcessOu
         formation = _formation_cycles(conn, cell_id)
         binds = {"cell_id": cell_id, "formation_cycles": formation, "processor_version": PROCESSOR_VERSION}
         conn.execute(sa.text("delete from blc.cycle_stats where cell_id = :cell_id"), binds)
+        stitch_cell(conn, cell_id)
         taken = conn.execute(
             sa.text(db.load_sql("processors/cycle_stats_from_file", settings.sql_dir)), binds
         )
-        if taken.rowcount <= 0:  # several files, or stats of an older processor: recompute from the rows
+        if taken.rowcount <= 0:  # a file without stats of this processor version: recompute from the rows
             stats = _cycle_stats_in_batches(conn, cell_id, settings.chunk_rows)
             stats.insert(0, "cell_id", cell_id)
             stats["processor_version"] = PROCESSOR_VERSION

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from connectors import arbin, batteryarchive, maccor
+from connectors import (
+    arbin,
+    arbin_binary,
+    batteryarchive,
+    batterydata,
+    bdf,
+    biologic,
+    generic,
+    maccor,
+    neware,
+    novonix,
+    pec,
+)
 from connectors.base import DEFAULT_CHUNK_ROWS, Connector, FileHead, ReadResult, StreamedRead
 from connectors.errors import UnsupportedFormat
 
@@ -12,7 +24,20 @@ from connectors.errors import UnsupportedFormat
 CONNECTORS: tuple[Connector, ...] = (
     batteryarchive.CONNECTOR,
     arbin.CONNECTOR,
+    arbin_binary.CONNECTOR_XLSX,
+    arbin_binary.CONNECTOR_RES,
     maccor.CONNECTOR,
+    biologic.CONNECTOR_MPR,
+    biologic.CONNECTOR_MPT,
+    neware.CONNECTOR_NDA,
+    neware.CONNECTOR_NDAX,  # a zip, like XLSX: it claims only zips holding Neware members
+    neware.CONNECTOR_CSV,
+    novonix.CONNECTOR,
+    pec.CONNECTOR,
+    batterydata.CONNECTOR,
+    bdf.CONNECTOR_CSV,
+    bdf.CONNECTOR_PARQUET,
+    generic.CONNECTOR,  # last: reads only what a mapping file beside the data describes
 )
 
 

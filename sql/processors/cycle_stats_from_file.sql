@@ -1,27 +1,40 @@
--- A cell made of exactly one loaded file takes that file's per-cycle statistics, computed while the file
--- was streamed in, if the current processor version computed them. Inserts nothing otherwise: the caller
--- then recomputes from blc.timeseries. Binds: :cell_id, :processor_version.
+-- A cell's cycle statistics from its files' per-cycle statistics, computed while each file was streamed
+-- in, shifted by the file's stitch offsets (cycle numbers and test time continue the previous file).
+-- Inserts nothing unless every loaded file of the cell has statistics of the current processor version:
+-- the caller then recomputes from blc.timeseries. Binds: :cell_id, :processor_version.
 with
 
 cell_files as (
-    select source_file.file_id
+    select
+        source_file.file_id,
+        coalesce(source_file.cycle_offset, 0) as cycle_offset,
+        coalesce(source_file.test_time_offset_second, 0) as time_offset
     from blc.source_file as source_file
     where
         source_file.cell_id = :cell_id
         and source_file.status in ('loaded', 'processed')
 ),
 
-only_file as (
-    select min(cell_files.file_id) as file_id
+covered as (
+    select count(*) as n_files
     from cell_files
-    having count(*) = 1
+    where exists (
+        select 1
+        from blc.file_cycle_stats as file_cycle_stats
+        where
+            file_cycle_stats.file_id = cell_files.file_id
+            and file_cycle_stats.processor_version = :processor_version
+    )
 ),
 
 file_stats as (
-    select file_cycle_stats.*
+    select
+        file_cycle_stats.*,
+        cell_files.cycle_offset,
+        cell_files.time_offset
     from blc.file_cycle_stats as file_cycle_stats
-    inner join only_file on only_file.file_id = file_cycle_stats.file_id
-    where file_cycle_stats.processor_version = :processor_version
+    inner join cell_files on cell_files.file_id = file_cycle_stats.file_id
+    where (select covered.n_files from covered) = (select count(*) from cell_files)
 )
 
 insert into blc.cycle_stats (
@@ -34,7 +47,7 @@ insert into blc.cycle_stats (
 )
 select
     :cell_id,
-    file_stats.cycle_index,
+    file_stats.cycle_index + file_stats.cycle_offset,
     file_stats.charge_capacity_ah,
     file_stats.discharge_capacity_ah,
     file_stats.charge_energy_wh,
@@ -49,8 +62,8 @@ select
     file_stats.voltage_discharge_mean_v,
     file_stats.voltage_charge_sample_mean_v,
     file_stats.voltage_discharge_sample_mean_v,
-    file_stats.test_time_start_second,
-    file_stats.test_time_end_second,
+    file_stats.test_time_start_second + file_stats.time_offset,
+    file_stats.test_time_end_second + file_stats.time_offset,
     file_stats.duration_second,
     file_stats.n_points,
     file_stats.reported_charge_capacity_ah,
@@ -60,4 +73,4 @@ select
     file_stats.complete,
     file_stats.processor_version
 from file_stats
-order by file_stats.cycle_index
+order by file_stats.cycle_index + file_stats.cycle_offset

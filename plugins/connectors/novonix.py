@@ -1,0 +1,335 @@
+"""Novonix HPC / UHPC CSV exports.
+
+- A header block of ``[Summary]`` (``Channel:``, ``Cell:``, ``Protocol:``, ``Capacity (Ah):``, ``Started:``…),
+  ``[Protocol]`` … ``[End Protocol]`` and ``[Data]`` sections, then the column header and the rows:
+  ``Date and Time, Cycle Number, Step Type, Run Time (h), Step Time (h), Current (A), Potential (V),
+  Capacity (Ah), Temperature (°C), Circuit Temperature (°C), Energy (Wh), …, Step Number, Step position``.
+  Older exports lack ``Step Type``/``Energy`` and write the step type code under ``Step Number``.
+- Some copies (e.g. BEEP's test files) wrap every data line in double quotes
+  (``"2022-04-11 10:58:07 AM,1,…"``), which a CSV reader takes as one field: the quotes are stripped line
+  by line before parsing.
+- Times are in hours (``Run Time (h)`` → ``test_time_second``, ``Step Time (h)`` → ``step_time_second``);
+  ``Date and Time`` is the lab's local wall clock with AM/PM (``2022-04-11 10:58:07 AM`` or
+  ``1/3/2019 7:41:32 PM``) at one-second resolution.
+- ``Current (A)`` is signed with charge positive (discharge rows are negative), kept as written. The step type
+  code (0 rest, 1 CC charge, 2 CC discharge, 7/8 CC/CV part of CC-CV charge, 9/10 of CC-CV discharge) is not
+  used for the sign: older exports mark CC discharges with 1.
+- ``Capacity (Ah)`` and ``Energy (Wh)`` are *net* counters (signed, negative after a discharge in older
+  exports, carried across steps and cycles): there is no canonical column for a net counter, so they are left
+  unmapped (``unmapped_columns``) and per-cycle capacities come from integrating the current.
+- ``Cycle Number`` → ``cycle_count``; ``Step Number`` → ``step_id``; ``Temperature (°C)`` (the cell probe)
+  → ``temperature_t1_celsius``; ``Circuit Temperature`` (the instrument's board) is left unmapped.
+- A ``<stem>_metadata.csv`` sidecar beside the file (Novonix's per-cycle summary:
+  ``Cycle, Qc, Qd, Ec, Ed, CE…``) is read by `read_summary_sidecar`; `read`/`stream` note its name and
+  cycle count in the metadata.
+
+Recognised by the ``[Summary]`` block naming Novonix, or by a column header with ``Date and Time``,
+``Run Time (h)`` and ``Potential (V)``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Sequence
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from connectors.base import DEFAULT_CHUNK_ROWS, FileHead, ReadResult, StreamedRead, to_canonical
+from connectors.errors import CorruptFile
+from connectors.tabular import ColumnRule, MappedColumn, map_headers, split_header, timestamps_to_unix_seconds
+
+NAME = "novonix_csv"
+PARSER_VERSION = "1"
+
+RULES: dict[str, ColumnRule] = {
+    "date_and_time": ColumnRule("unix_time_second", "time", kind="text"),
+    "cycle_number": ColumnRule("cycle_count", "count"),
+    "step_number": ColumnRule("step_id", "count"),
+    "run_time": ColumnRule("test_time_second", "time", "h"),
+    "step_time": ColumnRule("step_time_second", "time", "h"),
+    "current": ColumnRule("current_ampere", "current", "a"),
+    "potential": ColumnRule("voltage_volt", "voltage", "v"),
+    "temperature": ColumnRule("temperature_t1_celsius", "temperature", "c"),
+}
+_REQUIRED = ("run_time", "current", "potential")
+_HEADER_SEARCH_LINES = 400
+_AM_PM_FORMATS = ("%Y-%m-%d %I:%M:%S %p", "%m/%d/%Y %I:%M:%S %p")
+#: Sidecar column → our per-cycle name (as in processors.cycle_stats / batteryarchive_cycles).
+_SIDECAR_COLUMNS: dict[str, str] = {
+    "Cycle": "cycle_index",
+    "Qc": "charge_capacity_ah",
+    "Qd": "discharge_capacity_ah",
+    "Ec": "charge_energy_wh",
+    "Ed": "discharge_energy_wh",
+    "CE": "coulombic_efficiency",
+    "EE": "energy_efficiency",
+    "AverageChargeVoltage": "voltage_charge_mean_v",
+    "AverageDischargeVoltage": "voltage_discharge_mean_v",
+}
+
+
+def _cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip().strip('"').split(",")]
+
+
+def find_header_line(text: str) -> int | None:
+    """1-based line of the column header (quoted or not) among the first lines, or None."""
+    for number, line in enumerate(text.splitlines()[:_HEADER_SEARCH_LINES], start=1):
+        if "," not in line or line.lstrip().startswith("["):
+            continue
+        keys = {split_header(cell)[0] for cell in _cells(line)}
+        if "date_and_time" in keys and set(_REQUIRED) <= keys:
+            return number
+    return None
+
+
+class NovonixCsv:
+    name = NAME
+    parser_version = PARSER_VERSION
+
+    def sniff(self, head: FileHead) -> bool:
+        if head.is_binary:
+            return False
+        text = head.text
+        if text.startswith("[Summary]") and "Novonix" in text[:2000]:
+            return True
+        return find_header_line(text) is not None
+
+    def read(self, path: Path, *, timezone: str = "UTC") -> ReadResult:
+        return self.stream(path, timezone=timezone).read_all()
+
+    def stream(
+        self, path: Path, *, timezone: str = "UTC", chunk_rows: int = DEFAULT_CHUNK_ROWS
+    ) -> StreamedRead:
+        label = path.name
+        with path.open("rb") as handle:
+            head = handle.read(1 << 16).decode("utf-8", errors="replace").lstrip("\ufeff")
+        header_line = find_header_line(head)
+        if header_line is None:
+            raise CorruptFile(label, "no Novonix column header (Date and Time, Run Time (h), Potential (V)…)")
+        headers = _cells(head.splitlines()[header_line - 1])
+        mapped, unmapped = map_headers(headers, RULES, label)
+        metadata = _metadata(head, header_line, path)
+        first_line = header_line + 1
+
+        def chunks(wanted: Sequence[str] | None) -> Iterator[pd.DataFrame]:
+            selected = [c for c in mapped if wanted is None or c.rule.canonical in wanted]
+            rows = 0
+            for frame in _iter_table(path, label, header_line, headers, selected, chunk_rows):
+                if "unix_time_second" in frame:
+                    frame["unix_time_second"] = _parse_times(
+                        frame["unix_time_second"], timezone, label, first_line + rows
+                    )
+                rows += len(frame)
+                yield to_canonical(frame)
+            if rows == 0:
+                raise CorruptFile(label, "no data rows after the header", line=first_line)
+
+        return StreamedRead(
+            format=NAME,
+            parser_version=PARSER_VERSION,
+            columns=tuple(c.rule.canonical for c in mapped),
+            chunks=chunks,
+            first_data_line=first_line,
+            metadata=metadata,
+            unmapped_columns=tuple(h for h in unmapped if h),
+        )
+
+
+def _iter_table(
+    path: Path,
+    label: str,
+    header_line: int,
+    headers: list[str],
+    columns: list[MappedColumn],
+    chunk_rows: int,
+) -> Iterator[pd.DataFrame]:
+    """The rows after the header, `chunk_rows` lines at a time, quotes stripped, mapped columns in SI."""
+    bad_rows: list[int] = []
+
+    def on_invalid_row(row: pacsv.InvalidRow) -> str:
+        bad_rows.append(row.actual_columns)
+        return "skip"
+
+    read_options = pacsv.ReadOptions(column_names=[f"c{i}" for i in range(len(headers))])
+    parse_options = pacsv.ParseOptions(quote_char=False, invalid_row_handler=on_invalid_row)
+    position = {c.header: f"c{headers.index(c.header)}" for c in columns}
+    convert_options = pacsv.ConvertOptions(
+        column_types={
+            position[c.header]: pa.string() if c.rule.kind == "text" else pa.float64() for c in columns
+        },
+        include_columns=list(position.values()),
+        strings_can_be_null=True,
+    )
+    with path.open("rb") as handle:
+        for _ in range(header_line):
+            handle.readline()
+        while True:
+            lines = list(islice(handle, chunk_rows))
+            if not lines:
+                break
+            block = b"".join(lines).replace(b'"', b"")
+            del lines
+            try:
+                table = pacsv.read_csv(
+                    pa.py_buffer(block),
+                    read_options=read_options,
+                    parse_options=parse_options,
+                    convert_options=convert_options,
+                )
+            except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+                raise _locate_broken_line(path, label, header_line, headers, columns) from exc
+            if bad_rows:
+                raise _locate_broken_line(path, label, header_line, headers, columns)
+            frame = pd.DataFrame(index=pd.RangeIndex(table.num_rows))
+            for column in columns:
+                values = table.column(position[column.header])
+                if column.rule.kind == "text":
+                    frame[column.rule.canonical] = values.to_pandas()
+                else:
+                    array = values.to_numpy().astype(np.float64, copy=False)
+                    frame[column.rule.canonical] = array * column.factor if column.factor != 1.0 else array
+            if len(frame):
+                yield frame
+
+
+def _locate_broken_line(
+    path: Path, label: str, header_line: int, headers: list[str], columns: list[MappedColumn]
+) -> CorruptFile:
+    """Scan the rows (error path only) for the first that breaks the table's rules."""
+    numeric = {headers.index(c.header): c.header for c in columns if c.rule.kind != "text"}
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if number <= header_line:
+                continue
+            if b"\x00" in raw:
+                return CorruptFile(label, "binary bytes (NUL) inside a text export", line=number)
+            try:
+                text = raw.decode("utf-8").replace('"', "")
+            except UnicodeDecodeError:
+                return CorruptFile(label, "bytes that are not UTF-8 text (binary data?)", line=number)
+            if not text.strip():
+                continue
+            fields = next(csv.reader(io.StringIO(text)), [])
+            if len(fields) != len(headers):
+                ending = "" if raw.endswith(b"\n") else " (last line, no newline: truncated mid-row?)"
+                return CorruptFile(
+                    label, f"expected {len(headers)} fields, found {len(fields)}{ending}", line=number
+                )
+            for index, header in numeric.items():
+                value = fields[index].strip()
+                if value and not _is_number(value):
+                    return CorruptFile(
+                        label, f"column {header!r}: value {value[:40]!r} is not a number", line=number
+                    )
+    return CorruptFile(label, "the reader refused the file but no broken line was found")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _parse_times(values: pd.Series, timezone: str, label: str, first_line: int) -> np.ndarray:
+    """``2022-04-11 10:58:07 AM`` (12-hour clock, local time) → UTC epoch seconds; other layouts are left to
+    the shared parser."""
+    present = values.dropna()
+    if present.empty:
+        return np.full(len(values), np.nan)
+    sample = str(present.iloc[0]).strip()
+    for fmt in _AM_PM_FORMATS:
+        try:
+            pd.to_datetime(sample, format=fmt)
+        except ValueError:
+            continue
+        parsed = pd.to_datetime(values.str.strip(), format=fmt, errors="coerce")
+        bad = parsed.isna() & values.notna()
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise CorruptFile(
+                label,
+                f"column 'Date and Time': timestamp {values.iloc[row]!r} is not {fmt}",
+                line=first_line + row,
+            )
+        local = parsed.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward")
+        since_epoch = local.dt.tz_convert("UTC") - pd.Timestamp(0, tz="UTC")
+        return since_epoch.dt.total_seconds().to_numpy(dtype=np.float64)
+    return timestamps_to_unix_seconds(
+        values, timezone=timezone, file_label=label, column="Date and Time", first_line=first_line
+    )
+
+
+_SUMMARY_KEYS = {
+    "Channel": "channel",
+    "Cell": "cell_name",
+    "Serial Number": "serial_number",
+    "Description": "description",
+    "Protocol": "procedure",
+    "Started": "start_time",
+    "Version": "software_version",
+}
+_SUMMARY_NUMBERS = {"Capacity (Ah)": "nominal_capacity_ah", "Mass (g)": "mass_g", "Area (cm2)": "area_cm2"}
+
+
+def _metadata(head: str, header_line: int, path: Path) -> dict[str, Any]:
+    """What the ``[Summary]`` block says (cell, protocol, nominal capacity, start), and the sidecar's name."""
+    found: dict[str, Any] = {}
+    lines = head.splitlines()[: header_line - 1]
+    in_summary = False
+    for raw in lines:
+        line = raw.strip().strip('"')
+        if line == "[Summary]":
+            in_summary = True
+            continue
+        if line == "[End Summary]":
+            break
+        if not in_summary or ":" not in line:
+            continue
+        key, value = (part.strip() for part in line.split(":", 1))
+        if not value:
+            continue
+        if key in _SUMMARY_KEYS:
+            found.setdefault(_SUMMARY_KEYS[key], value)
+        elif key in _SUMMARY_NUMBERS and _is_number(value):
+            found[_SUMMARY_NUMBERS[key]] = float(value)
+    sidecar = summary_sidecar_path(path)
+    if sidecar is not None:
+        found["summary_sidecar"] = sidecar.name
+        summary = read_summary_sidecar(sidecar)
+        found["summary_cycles"] = float(len(summary))
+    return found
+
+
+def summary_sidecar_path(path: Path) -> Path | None:
+    """``<stem>_metadata.csv`` beside the data file, when it exists."""
+    candidate = path.with_name(f"{path.stem}_metadata.csv")
+    return candidate if candidate.is_file() and candidate != path else None
+
+
+def read_summary_sidecar(path: Path) -> pd.DataFrame:
+    """Novonix's per-cycle summary sidecar (``,Cycle,…,Qc,…,Qd,…``) with our per-cycle column names where one
+    exists (cycle_index, charge/discharge_capacity_ah, charge/discharge_energy_wh,
+    coulombic/energy_efficiency, voltage_charge/discharge_mean_v); other columns keep their Novonix names."""
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise CorruptFile(path.name, f"unreadable Novonix summary sidecar: {exc}") from exc
+    frame = frame.drop(columns=[c for c in frame.columns if str(c).startswith("Unnamed")])
+    if "Cycle" not in frame.columns:
+        raise CorruptFile(path.name, "Novonix summary sidecar without a Cycle column", line=1)
+    frame = frame.rename(columns=_SIDECAR_COLUMNS)
+    frame["cycle_index"] = frame["cycle_index"].astype("Int64")
+    return frame
+
+
+CONNECTOR = NovonixCsv()

@@ -1,0 +1,79 @@
+"""Stitching: several files of one cell, ingested in any order, make one continuous test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from blc import pipeline
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+EXAMPLE = DATA / "arbin" / "arbin_example.csv"
+
+pytestmark = pytest.mark.integration
+
+
+def _split(tmp: Path) -> tuple[Path, Path]:
+    """arbin_example.csv cut where its cycle 2 starts, each part with the header and a sidecar naming
+    one cell; the second part's Test_Time and DateTime continue the first's (a resumed Arbin test)."""
+    lines = EXAMPLE.read_text().splitlines(keepends=True)
+    cycle_column = lines[0].split(",").index("Cycle_Index")
+    cut = next(i for i, line in enumerate(lines[1:], start=1) if line.split(",")[cycle_column] == "2")
+    parts = (tmp / "cellA_part_1.csv", tmp / "cellA_part_2.csv")
+    parts[0].write_text("".join(lines[:cut]))
+    parts[1].write_text(lines[0] + "".join(lines[cut:]))
+    for part in parts:
+        part.with_name(part.name + ".meta.yaml").write_text("cell_id: cellA\n")
+    return parts
+
+
+def _stats(engine) -> list[tuple[int, float, float, float]]:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "select cycle_index, charge_capacity_ah, discharge_capacity_ah, test_time_start_second"
+                " from blc.cycle_stats where cell_id = :cell order by cycle_index"
+            ),
+            {"cell": "cellA"},
+        ).all()
+    return [tuple(row) for row in rows]
+
+
+def test_files_ingested_in_reverse_order_stitch_into_the_whole_test(engine, blc_env: Path) -> None:  # type: ignore[no-untyped-def]
+    first, second = _split(blc_env)
+
+    pipeline.ingest(second.as_uri())
+    alone = _stats(engine)
+    pipeline.ingest(first.as_uri())
+    stitched = _stats(engine)
+
+    assert [row[0] for row in alone] == [1]  # part 2 alone: its cycle is the cell's first
+    assert [row[0] for row in stitched] == [1, 2]  # re-stitched when part 1 arrived
+    whole = pipeline.ingest(EXAMPLE.as_uri(), cell_id="whole")[1][0]
+    assert whole.cycles == 2
+    with engine.connect() as conn:
+        expected = conn.execute(
+            sa.text(
+                "select cycle_index, charge_capacity_ah, discharge_capacity_ah, test_time_start_second"
+                " from blc.cycle_stats where cell_id = 'whole' order by cycle_index"
+            )
+        ).all()
+        view = conn.execute(
+            sa.text(
+                "select min(cycle_index), max(cycle_index), count(*), min(test_time_second),"
+                " max(test_time_second) from blc.cell_timeseries where cell_id = 'cellA'"
+            )
+        ).one()
+        order = conn.execute(
+            sa.text("select uri, stitch_position, cycle_offset from blc.source_file where cell_id = 'cellA'")
+        ).all()
+    assert len(stitched) == len(expected)
+    for got, want in zip(stitched, expected, strict=True):
+        assert got == pytest.approx(tuple(want), rel=1e-9)
+    assert tuple(view) == pytest.approx((1, 2, 2142, 0.0, 6308.4823))
+    assert sorted((Path(uri).name, position, offset) for uri, position, offset in order) == [
+        ("cellA_part_1.csv", 0, 0),
+        ("cellA_part_2.csv", 1, 1),
+    ]
