@@ -77,3 +77,44 @@ def test_files_ingested_in_reverse_order_stitch_into_the_whole_test(engine, blc_
         ("cellA_part_1.csv", 0, 0),
         ("cellA_part_2.csv", 1, 1),
     ]
+
+
+def test_restarting_test_time_without_clock_continues_after_the_previous_file(engine, blc_env: Path) -> None:  # type: ignore[no-untyped-def]
+    """No DateTime column, and part 2's Test_Time restarts at 0: it is placed right after part 1's last
+    sample, in natural file-name order (run_2 before run_10)."""
+    lines = EXAMPLE.read_text().splitlines(keepends=True)
+    header = lines[0].rstrip("\n").split(",")
+    drop, time_at = header.index("DateTime"), header.index("Test_Time")
+    cycle_at = header.index("Cycle_Index")
+    cut = next(i for i, line in enumerate(lines[1:], start=1) if line.split(",")[cycle_at] == "2")
+
+    def write(name: str, rows: list[str], shift: float) -> None:
+        out = [",".join(c for i, c in enumerate(header) if i != drop)]
+        for row in rows:
+            cells = row.rstrip("\n").split(",")
+            cells[time_at] = repr(float(cells[time_at]) - shift)
+            out.append(",".join(c for i, c in enumerate(cells) if i != drop))
+        (blc_env / name).write_text("\n".join(out) + "\n")
+        (blc_env / f"{name}.meta.yaml").write_text("cell_id: cellB\n")
+
+    restart_at = float(lines[cut].split(",")[time_at])
+    write("run_10.csv", lines[cut:], restart_at)  # ingested first, named to sort after run_2
+    write("run_2.csv", lines[1:cut], 0.0)
+    last_of_first = float(lines[cut - 1].split(",")[time_at])
+
+    pipeline.ingest((blc_env / "run_10.csv").as_uri())
+    pipeline.ingest((blc_env / "run_2.csv").as_uri())
+
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "select cycle_index, test_time_start_second from blc.cycle_stats"
+                " where cell_id = 'cellB' order by cycle_index"
+            )
+        ).all()
+        offset = conn.execute(
+            sa.text("select test_time_offset_second from blc.source_file where uri like '%run_10.csv'")
+        ).scalar()
+    assert [row[0] for row in rows] == [1, 2]
+    assert offset == pytest.approx(last_of_first)
+    assert rows[1][1] == pytest.approx(last_of_first)  # part 2 starts where part 1 ended
