@@ -68,7 +68,14 @@ import pyarrow.csv as pacsv
 from connectors.arbin import RULES
 from connectors.base import DEFAULT_CHUNK_ROWS, FileHead, ReadResult, StreamedRead, to_canonical
 from connectors.errors import CorruptFile
-from connectors.tabular import ColumnRule, MappedColumn, map_headers, split_header, timestamps_to_unix_seconds
+from connectors.tabular import (
+    ColumnRule,
+    MappedColumn,
+    map_headers,
+    naive_to_unix_seconds,
+    split_header,
+    timestamps_to_unix_seconds,
+)
 
 NAME_XLSX = "arbin_xlsx"
 NAME_RES = "arbin_res"
@@ -82,35 +89,6 @@ _OLE_EPOCH = pd.Timestamp("1899-12-30")
 # --------------------------------------------------------------------------------------------- shared
 
 
-def _epoch_seconds(stamps: pd.Series) -> np.ndarray:
-    since_epoch = stamps.dt.tz_convert("UTC") - pd.Timestamp(0, tz="UTC")
-    return since_epoch.dt.total_seconds().to_numpy(dtype=np.float64)
-
-
-def _local_to_unix(naive: pd.Series, timezone: str, elapsed_seconds: np.ndarray | None = None) -> np.ndarray:
-    """Naive local wall-clock datetimes → UTC epoch seconds (NaT → NaN), as `timestamps_to_unix_seconds`
-    does for text: a time in the hour repeated when daylight saving ends takes the reading (summer or
-    winter) that keeps the clock in step with the test time (`elapsed_seconds`); without it it stays NaN."""
-    naive = naive.reset_index(drop=True)
-    if naive.dt.tz is not None:
-        return _epoch_seconds(naive)
-    seconds = _epoch_seconds(naive.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward"))
-    ambiguous = np.isnan(seconds) & naive.notna().to_numpy()
-    if ambiguous.any() and elapsed_seconds is not None:
-        summer = _epoch_seconds(
-            naive.dt.tz_localize(timezone, ambiguous=np.ones(len(naive), bool), nonexistent="shift_forward")
-        )
-        winter = _epoch_seconds(
-            naive.dt.tz_localize(timezone, ambiguous=np.zeros(len(naive), bool), nonexistent="shift_forward")
-        )
-        elapsed = np.asarray(elapsed_seconds, dtype=np.float64)
-        known = ~ambiguous & ~np.isnan(seconds) & ~np.isnan(elapsed)
-        start = float(np.median((seconds - elapsed)[known])) if known.any() else float(summer[0] - elapsed[0])
-        pick_summer = np.abs(summer - elapsed - start) <= np.abs(winter - elapsed - start)
-        seconds = np.where(ambiguous, np.where(pick_summer, summer, winter), seconds)
-    return seconds
-
-
 def _ole_days_to_unix(
     days: np.ndarray, timezone: str, elapsed_seconds: np.ndarray | None = None
 ) -> np.ndarray:
@@ -119,7 +97,7 @@ def _ole_days_to_unix(
     # Whole microseconds: float days carry ~1 µs of resolution at today's dates.
     micros = np.round(days * 86_400e6)
     naive = pd.Series(_OLE_EPOCH + pd.to_timedelta(micros, unit="us"))
-    return _local_to_unix(naive, timezone, elapsed_seconds)
+    return naive_to_unix_seconds(naive, timezone, elapsed_seconds)
 
 
 def _finish(frame: pd.DataFrame) -> pd.DataFrame:
@@ -213,7 +191,7 @@ def _global_info(sheet: Any, timezone: str) -> dict[str, str | float]:
                 continue
             if key == "start_time" and isinstance(value, dt.datetime) and key not in found:
                 naive = pd.Series([pd.Timestamp(value)])
-                found["start_unix_time_second"] = float(_local_to_unix(naive, timezone)[0])
+                found["start_unix_time_second"] = float(naive_to_unix_seconds(naive, timezone)[0])
             found.setdefault(key, _cell_text(value))
     for key, value in found.items():
         if isinstance(value, float) and key not in _NUMERIC_INFO:
@@ -258,7 +236,7 @@ def _excel_times_to_unix(
             f"sheet {sheet!r}, column {header!r}: {values.iloc[row]!r} is not a date",
             line=first_row + row,
         )
-    return _local_to_unix(parsed, timezone, elapsed_seconds)
+    return naive_to_unix_seconds(parsed, timezone, elapsed_seconds)
 
 
 def _check_numbers(

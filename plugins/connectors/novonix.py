@@ -29,8 +29,6 @@ Recognised by the ``[Summary]`` block naming Novonix, or by a column header with
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator, Sequence
 from itertools import islice
 from pathlib import Path
@@ -43,7 +41,16 @@ import pyarrow.csv as pacsv
 
 from connectors.base import DEFAULT_CHUNK_ROWS, FileHead, ReadResult, StreamedRead, to_canonical
 from connectors.errors import CorruptFile
-from connectors.tabular import ColumnRule, MappedColumn, map_headers, split_header, timestamps_to_unix_seconds
+from connectors.tabular import (
+    ColumnRule,
+    MappedColumn,
+    is_number,
+    locate_broken_line,
+    map_headers,
+    naive_to_unix_seconds,
+    split_header,
+    timestamps_to_unix_seconds,
+)
 
 NAME = "novonix_csv"
 PARSER_VERSION = "1"
@@ -203,41 +210,10 @@ def _iter_table(
 def _locate_broken_line(
     path: Path, label: str, header_line: int, headers: list[str], columns: list[MappedColumn]
 ) -> CorruptFile:
-    """Scan the rows (error path only) for the first that breaks the table's rules."""
-    numeric = {headers.index(c.header): c.header for c in columns if c.rule.kind != "text"}
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if number <= header_line:
-                continue
-            if b"\x00" in raw:
-                return CorruptFile(label, "binary bytes (NUL) inside a text export", line=number)
-            try:
-                text = raw.decode("utf-8").replace('"', "")
-            except UnicodeDecodeError:
-                return CorruptFile(label, "bytes that are not UTF-8 text (binary data?)", line=number)
-            if not text.strip():
-                continue
-            fields = next(csv.reader(io.StringIO(text)), [])
-            if len(fields) != len(headers):
-                ending = "" if raw.endswith(b"\n") else " (last line, no newline: truncated mid-row?)"
-                return CorruptFile(
-                    label, f"expected {len(headers)} fields, found {len(fields)}{ending}", line=number
-                )
-            for index, header in numeric.items():
-                value = fields[index].strip()
-                if value and not _is_number(value):
-                    return CorruptFile(
-                        label, f"column {header!r}: value {value[:40]!r} is not a number", line=number
-                    )
-    return CorruptFile(label, "the reader refused the file but no broken line was found")
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+    """The shared error-path scan, on rows with their wrapping quotes taken off."""
+    return locate_broken_line(
+        path, label, header_line, headers, columns, ",", clean=lambda text: text.replace('"', "")
+    )
 
 
 def _parse_times(values: pd.Series, timezone: str, label: str, first_line: int) -> np.ndarray:
@@ -261,9 +237,7 @@ def _parse_times(values: pd.Series, timezone: str, label: str, first_line: int) 
                 f"column 'Date and Time': timestamp {values.iloc[row]!r} is not {fmt}",
                 line=first_line + row,
             )
-        local = parsed.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward")
-        since_epoch = local.dt.tz_convert("UTC") - pd.Timestamp(0, tz="UTC")
-        return since_epoch.dt.total_seconds().to_numpy(dtype=np.float64)
+        return naive_to_unix_seconds(parsed, timezone)
     return timestamps_to_unix_seconds(
         values, timezone=timezone, file_label=label, column="Date and Time", first_line=first_line
     )
@@ -300,7 +274,7 @@ def _metadata(head: str, header_line: int, path: Path) -> dict[str, Any]:
             continue
         if key in _SUMMARY_KEYS:
             found.setdefault(_SUMMARY_KEYS[key], value)
-        elif key in _SUMMARY_NUMBERS and _is_number(value):
+        elif key in _SUMMARY_NUMBERS and is_number(value):
             found[_SUMMARY_NUMBERS[key]] = float(value)
     sidecar = summary_sidecar_path(path)
     if sidecar is not None:

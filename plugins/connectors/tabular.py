@@ -206,6 +206,7 @@ def locate_broken_line(
     columns: list[MappedColumn],
     delimiter: str,
     decimal: str = ".",
+    clean: Callable[[str], str] | None = None,
 ) -> CorruptFile:
     """Scan the file (slowly, error path only) for the first line that breaks the table's rules."""
     numeric = {headers.index(c.header): c.header for c in columns if c.rule.kind not in _TEXT_KINDS}
@@ -218,6 +219,7 @@ def locate_broken_line(
                 return CorruptFile(file_label, "binary bytes (NUL) inside a text export", line=number)
             try:
                 text = raw.decode("utf-8")
+                text = clean(text) if clean is not None else text
             except UnicodeDecodeError:
                 return CorruptFile(file_label, "bytes that are not UTF-8 text (binary data?)", line=number)
             if not text.strip():
@@ -230,14 +232,14 @@ def locate_broken_line(
                 )
             for index, header in numeric.items():
                 value = fields[index].strip()
-                if value and not _is_number(value if decimal == "." else value.replace(decimal, ".")):
+                if value and not is_number(value if decimal == "." else value.replace(decimal, ".")):
                     return CorruptFile(
                         file_label, f"column {header!r}: value {value[:40]!r} is not a number", line=number
                     )
     return CorruptFile(file_label, "the reader refused the file but no broken line was found")
 
 
-def _is_number(text: str) -> bool:
+def is_number(text: str) -> bool:
     try:
         float(text)
     except ValueError:
@@ -295,9 +297,18 @@ def timestamps_to_unix_seconds(
             f"column {column!r}: timestamp {values.iloc[row]!r} is not {fmt}",
             line=None if first_line is None else first_line + row,
         )
-    if parsed.dt.tz is not None:
-        return _epoch_seconds(parsed)
-    naive = parsed
+    return naive_to_unix_seconds(parsed, timezone, elapsed_seconds)
+
+
+def naive_to_unix_seconds(
+    naive: pd.Series, timezone: str, elapsed_seconds: np.ndarray | None = None
+) -> np.ndarray:
+    """Wall-clock datetimes (naive ones in `timezone`) → UTC epoch seconds, NaT → NaN. A time in the hour
+    repeated when daylight saving ends takes the reading (summer or winter time) that keeps the clock in
+    step with `elapsed_seconds` (the rows' test time); without it, it stays NaN."""
+    naive = naive.reset_index(drop=True)
+    if naive.dt.tz is not None:
+        return _epoch_seconds(naive)
     seconds = _epoch_seconds(naive.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward"))
     ambiguous = np.isnan(seconds) & naive.notna().to_numpy()
     if ambiguous.any() and elapsed_seconds is not None:
@@ -309,8 +320,7 @@ def timestamps_to_unix_seconds(
         )
         elapsed = np.asarray(elapsed_seconds, dtype=np.float64)
         known = ~ambiguous & ~np.isnan(seconds) & ~np.isnan(elapsed)
-        # The clock's start: from unambiguous rows, else the summer reading of the first row (offset of
-        # the whole chunk is then right to within the hour only if the chunk straddles the change).
+        # The clock's start: from unambiguous rows, else the summer reading of the first row.
         start = float(np.median((seconds - elapsed)[known])) if known.any() else float(summer[0] - elapsed[0])
         pick_summer = np.abs(summer - elapsed - start) <= np.abs(winter - elapsed - start)
         seconds = np.where(ambiguous, np.where(pick_summer, summer, winter), seconds)
