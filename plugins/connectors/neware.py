@@ -79,6 +79,7 @@ from connectors.tabular import (
     read_header_row,
     split_header,
     stream_headed_csv,
+    table_to_frame,
     timestamps_to_unix_seconds,
 )
 
@@ -561,14 +562,7 @@ def _read_record_block(
         raise _locate_broken_record(lines, line_numbers, headers, mapped, label) from exc
     if bad_rows:
         raise _locate_broken_record(lines, line_numbers, headers, mapped, label)
-    frame = pd.DataFrame(index=pd.RangeIndex(table.num_rows))
-    for column in mapped:
-        values = table.column(names[column.header])
-        if column.rule.kind in text_kinds:
-            frame[column.rule.canonical] = values.to_pandas()
-        else:
-            frame[column.rule.canonical] = values.to_numpy().astype(np.float64, copy=False) * column.factor
-    return frame
+    return table_to_frame(table, mapped, names)
 
 
 def _locate_broken_record(

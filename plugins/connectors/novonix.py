@@ -49,6 +49,7 @@ from connectors.tabular import (
     map_headers,
     naive_to_unix_seconds,
     split_header,
+    table_to_frame,
     timestamps_to_unix_seconds,
 )
 
@@ -195,14 +196,7 @@ def _iter_table(
                 raise _locate_broken_line(path, label, header_line, headers, columns) from exc
             if bad_rows:
                 raise _locate_broken_line(path, label, header_line, headers, columns)
-            frame = pd.DataFrame(index=pd.RangeIndex(table.num_rows))
-            for column in columns:
-                values = table.column(position[column.header])
-                if column.rule.kind == "text":
-                    frame[column.rule.canonical] = values.to_pandas()
-                else:
-                    array = values.to_numpy().astype(np.float64, copy=False)
-                    frame[column.rule.canonical] = array * column.factor if column.factor != 1.0 else array
+            frame = table_to_frame(table, columns, position)
             if len(frame):
                 yield frame
 

@@ -177,16 +177,26 @@ def iter_mapped_table(
             del block
             if bad_rows:
                 raise broken()
-            frame = pd.DataFrame(index=pd.RangeIndex(table.num_rows))
-            for column in columns:
-                values = table.column(column.header)
-                if column.rule.kind in _TEXT_KINDS:
-                    frame[column.rule.canonical] = values.to_pandas()
-                else:
-                    array = values.to_numpy().astype(np.float64, copy=False)
-                    frame[column.rule.canonical] = array * column.factor if column.factor != 1.0 else array
+            frame = table_to_frame(table, columns)
             del table
             yield frame
+
+
+def table_to_frame(
+    table: pa.Table, columns: Sequence[MappedColumn], names: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """A parsed table's mapped columns under their canonical names: text (and duration) columns as pandas
+    strings, the others as float64 scaled to SI. `names` maps a vendor header to the table's column name
+    when the table was read under other names."""
+    frame = pd.DataFrame(index=pd.RangeIndex(table.num_rows))
+    for column in columns:
+        values = table.column(names[column.header] if names is not None else column.header)
+        if column.rule.kind in _TEXT_KINDS:
+            frame[column.rule.canonical] = values.to_pandas()
+        else:
+            array = values.to_numpy().astype(np.float64, copy=False)
+            frame[column.rule.canonical] = array * column.factor if column.factor != 1.0 else array
+    return frame
 
 
 def _block_bytes(path: Path, header_line: int, chunk_rows: int) -> int:
