@@ -41,10 +41,14 @@ class CycleAssignment:
     rule: CycleRule
 
 
-def current_direction(current_ampere: npt.NDArray[np.floating]) -> npt.NDArray[np.int8]:
-    """+1 charging, −1 discharging, 0 resting, per sample."""
-    magnitude = np.abs(current_ampere)
-    peak = float(np.nanmax(magnitude)) if magnitude.size else 0.0
+def current_direction(
+    current_ampere: npt.NDArray[np.floating], peak: float | None = None
+) -> npt.NDArray[np.int8]:
+    """+1 charging, −1 discharging, 0 resting, per sample; rest is below `REST_FRACTION` of `peak` (the
+    largest |current| of the samples given, unless the caller knows a better one)."""
+    if peak is None:
+        magnitude = np.abs(current_ampere)
+        peak = float(np.nanmax(magnitude)) if magnitude.size else 0.0
     threshold = max(peak * REST_FRACTION, 1e-9)
     direction = np.zeros(current_ampere.shape, dtype=np.int8)
     direction[current_ampere > threshold] = 1
@@ -65,13 +69,6 @@ def cycles_from_transitions(current_ampere: npt.NDArray[np.floating]) -> npt.NDA
     starts = np.zeros(carried.size, dtype=np.int32)
     starts[1:] = (carried[1:] == 1) & (carried[:-1] == -1)
     return 1 + np.cumsum(starts, dtype=np.int32)
-
-
-def cycles_from_counter(cycle_count: npt.NDArray[np.float64]) -> npt.NDArray[np.int32]:
-    """1 for the first counter value, +1 each time the counter changes (0-based or sparse counters alike)."""
-    changes = np.zeros(cycle_count.size, dtype=np.int32)
-    changes[1:] = cycle_count[1:] != cycle_count[:-1]
-    return 1 + np.cumsum(changes, dtype=np.int32)
 
 
 def count_alternations(current_ampere: npt.NDArray[np.floating]) -> int:
@@ -178,10 +175,7 @@ class StreamedCycles:
         """Charge-after-discharge samples whose cycle number equals the sample before's."""
         if current.size and np.isfinite(current).any():
             self._peak = max(self._peak, float(np.nanmax(np.abs(current))))
-        threshold = max(self._peak * REST_FRACTION, 1e-9)
-        direction = np.zeros(current.shape, dtype=np.int8)
-        direction[current > threshold] = 1
-        direction[current < -threshold] = -1
+        direction = current_direction(current, self._peak)
         carried = _carry_forward(np.concatenate(([self._direction], direction)).astype(np.int8))
         same_cycle = cycles == np.concatenate(([previous_cycle], cycles[:-1]))
         self._unfollowed += int(np.count_nonzero((carried[1:] == 1) & (carried[:-1] == -1) & same_cycle))
