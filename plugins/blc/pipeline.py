@@ -69,6 +69,10 @@ TIMESERIES_COLUMNS: tuple[str, ...] = (
     "cycle_discharging_capacity_ah",
     "cycle_charging_energy_wh",
     "cycle_discharging_energy_wh",
+    "step_charging_capacity_ah",
+    "step_discharging_capacity_ah",
+    "step_charging_energy_wh",
+    "step_discharging_energy_wh",
     "internal_resistance_ohm",
     "ambient_temperature_celsius",
     "surface_temperature_celsius",
@@ -655,6 +659,10 @@ _SAMPLE_COLUMNS = (
     "cycle_discharging_capacity_ah",
     "cycle_charging_energy_wh",
     "cycle_discharging_energy_wh",
+    "step_charging_capacity_ah",
+    "step_discharging_capacity_ah",
+    "step_charging_energy_wh",
+    "step_discharging_energy_wh",
 )
 
 

@@ -10,11 +10,11 @@
   The Data Hub stitches several instrument files into one test time: at the joins ``Datenum_d`` jumps
   (hours to days of wall-clock time between files) while ``Time_s`` continues, and during EIS ``Time_s``
   runs ahead of the clock. Both are kept as written; cycle statistics integrate over `test_time_second`.
-- ``Charge_Capacity_Ah``/``Discharge_Capacity_Ah``/``*_Energy_Wh`` and the signed ``Amphr``/``Watthr``
-  restart at every STEP: there is no canonical column for that reset scope, so they are left unmapped
-  (``unmapped_columns``) and per-cycle capacities come from integrating the current. The throughput columns
-  (cumulative |Ah| and net Ah), EIS columns (``Frequency_Hz``, ``Z_*``), labels, dQ/dV and the second
-  temperature ``Temp2`` (location not stated) are unmapped too.
+- ``Charge_Capacity_Ah``/``Discharge_Capacity_Ah``/``*_Energy_Wh`` restart at every STEP: they map to
+  BDF's step scope (``step_charging_capacity_ah``…), the instrument's numbers kept beside the recalculated
+  ones. The signed per-step ``Amphr``/``Watthr`` (their net), the throughput columns (cumulative |Ah| and
+  net Ah), EIS columns (``Frequency_Hz``, ``Z_*``), labels, dQ/dV and the second temperature ``Temp2``
+  (location not stated) are left unmapped (``unmapped_columns``).
 - ``Cycle_Index`` → ``cycle_count``; ``Step`` → ``step_id``; ``Cell_Temperature_C`` →
   ``surface_temperature_celsius``; ``Power_W`` → ``power_watt``.
 
@@ -46,6 +46,10 @@ COLUMNS: dict[str, ColumnRule] = {
     "Voltage_V": ColumnRule("voltage_volt", "voltage"),
     "Power_W": ColumnRule("power_watt", "power"),
     "Cell_Temperature_C": ColumnRule("surface_temperature_celsius", "temperature"),
+    "Charge_Capacity_Ah": ColumnRule("step_charging_capacity_ah", "capacity"),
+    "Discharge_Capacity_Ah": ColumnRule("step_discharging_capacity_ah", "capacity"),
+    "Charge_Energy_Wh": ColumnRule("step_charging_energy_wh", "energy"),
+    "Discharge_Energy_Wh": ColumnRule("step_discharging_energy_wh", "energy"),
     "Datenum_d": ColumnRule("_datenum", "time"),
 }
 _SIGNATURE = {"Cycle_Index", "Time_s", "Current_A", "Voltage_V"}

@@ -23,9 +23,11 @@ Both CSV layouts:
   discharge (−); other steps (Rest, Pulse…) keep the value as written.
 - ``Cycle Index`` is the instrument's cycle counter (→ ``cycle_count``), ``Step Index`` the schedule step
   (→ ``step_id``), ``Step Number`` the running step count (→ ``step_count``).
-- ``Capacity``, ``Chg. Cap.``, ``DChg. Cap.`` and the ``Energy`` columns restart at every STEP (checked on
-  both real files): BDF has no step-scope counter yet, so they are left unmapped (``unmapped_columns``).
-  So are specific capacities (mAh/g), dQ/dV, auxiliary voltages and the CPU temperature.
+- ``Chg. Cap.``, ``DChg. Cap.``, ``Chg. Energy`` and ``DChg. Energy`` restart at every STEP (checked on
+  both real files): they map to BDF's step scope (``step_charging_capacity_ah``…). The unsigned ``Capacity``
+  and ``Energy`` (the only ones the cycle/step/record layout writes) are split by the step type into the
+  charging or discharging step counter when the split columns are absent. Specific capacities (mAh/g),
+  dQ/dV, auxiliary voltages and the CPU temperature are left unmapped (``unmapped_columns``).
 - ``DCIR(O)`` (or ``DCIR(mO)``) → ``internal_resistance_ohm``. ``Contact resistance(mO)`` is the probe
   contact check, not the cell's resistance: unmapped.
 - Recognised by the header: the flat layout by ``Step Type`` (or ``Step Name``) with ``Cycle Index`` /
@@ -43,8 +45,8 @@ Binary files (``neware_nda``, ``neware_ndax``), read with the NewareNDA package 
   checked against the step status like the CSV.
 - Its ``Time`` is the STEP time; ``test_time_second`` is the running sum of the steps' final step times plus
   the step time (what Neware's own ``Total Time`` shows). Its capacity/energy columns restart every step:
-  unmapped. The cycle counter is the file's own (NewareNDA's renumbering is switched off); a file that holds
-  no counter (NewareNDA writes 0) gets none.
+  mapped to the step scope. The cycle counter is the file's own (NewareNDA's renumbering is switched off);
+  a file that holds no counter (NewareNDA writes 0) gets none.
 - Naive timestamps are lab local time; timestamps NewareNDA returns with a zone (BTS 9 files hold epoch
   times) are converted as they are.
 - Metadata: NDA version, server/client versions, active mass and remarks (``.nda``); start time, procedure
@@ -88,8 +90,8 @@ NAME_NDA = "neware_nda"
 NAME_NDAX = "neware_ndax"
 PARSER_VERSION = "1"
 
-#: Normalised header (tabular.split_header) → rule. Capacity and energy columns are deliberately absent:
-#: Neware's restart every step (see the module docstring).
+#: Normalised header (tabular.split_header) → rule. Neware's capacity and energy restart every step (see
+#: the module docstring): they map to the step scope.
 _RULES: dict[str, ColumnRule] = {
     "datapoint": ColumnRule("record_index", "count"),
     "data_point": ColumnRule("record_index", "count"),
@@ -118,6 +120,12 @@ _RULES: dict[str, ColumnRule] = {
     "system_time": ColumnRule("unix_time_second", "time", kind="text"),
     "power": ColumnRule("power_watt", "power", "w"),
     "dcir": ColumnRule("internal_resistance_ohm", "resistance", "ohm"),
+    "chg_cap": ColumnRule("step_charging_capacity_ah", "capacity", "ah"),
+    "dchg_cap": ColumnRule("step_discharging_capacity_ah", "capacity", "ah"),
+    "chg_energy": ColumnRule("step_charging_energy_wh", "energy", "wh"),
+    "dchg_energy": ColumnRule("step_discharging_energy_wh", "energy", "wh"),
+    "capacity": ColumnRule("_capacity", "capacity", "ah"),
+    "energy": ColumnRule("_energy", "energy", "wh"),
     "t1": ColumnRule("temperature_t1_celsius", "temperature", "c"),
     "temperature": ColumnRule("temperature_t1_celsius", "temperature", "c"),
 }
@@ -130,7 +138,18 @@ _UNITS: dict[str, dict[str, float]] = {
 #: Time columns whose values hold ':' are durations whatever the header's unit says ("Time(h:min:s.ms)").
 _TIME_COLUMNS = ("step_time_second", "test_time_second")
 #: Helper columns → the canonical columns `_finish` makes of them.
-_PRODUCED = {"_current": ("current_ampere",), "_step_type": (), "_date": ("unix_time_second",)}
+_PRODUCED = {
+    "_current": ("current_ampere",),
+    "_step_type": (),
+    "_date": ("unix_time_second",),
+    "_capacity": ("step_charging_capacity_ah", "step_discharging_capacity_ah"),
+    "_energy": ("step_charging_energy_wh", "step_discharging_energy_wh"),
+}
+#: Unsigned step counter → the (charging, discharging) step columns it is split into.
+_SPLIT_BY_STEP = {
+    "_capacity": ("step_charging_capacity_ah", "step_discharging_capacity_ah"),
+    "_energy": ("step_charging_energy_wh", "step_discharging_energy_wh"),
+}
 
 _CHARGE_WORDS = re.compile(r"chg|charge|充电", re.IGNORECASE)
 _DISCHARGE_WORDS = re.compile(r"dchg|discharge|放电", re.IGNORECASE)
@@ -149,6 +168,18 @@ def signed_current(amps: np.ndarray, step_type: pd.Series) -> np.ndarray:
     charging, discharging = step_direction(step_type)
     # + 0.0 turns the -0.0 of a zero current on a discharge step into 0.0.
     return np.where(charging, np.abs(amps), np.where(discharging, -np.abs(amps), amps)) + 0.0
+
+
+def split_step_counters(frame: pd.DataFrame, charging: np.ndarray, discharging: np.ndarray) -> None:
+    """Unsigned step counters (``_capacity``, ``_energy``) → the charging / discharging step columns, NaN on
+    the other steps; dropped when the file also has the split columns."""
+    for helper, (on_charge, on_discharge) in _SPLIT_BY_STEP.items():
+        if helper not in frame:
+            continue
+        values = np.abs(frame.pop(helper).to_numpy(dtype=np.float64))
+        if on_charge not in frame and on_discharge not in frame:
+            frame[on_charge] = np.where(charging, values, np.nan)
+            frame[on_discharge] = np.where(discharging, values, np.nan)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -244,9 +275,13 @@ def _make_finish(
     def finish(frame: pd.DataFrame) -> pd.DataFrame:
         amps = frame.pop("_current").to_numpy(dtype=np.float64)
         if "_step_type" in frame:
-            frame["current_ampere"] = signed_current(amps, frame.pop("_step_type"))
+            step_type = frame.pop("_step_type")
+            frame["current_ampere"] = signed_current(amps, step_type)
+            split_step_counters(frame, *step_direction(step_type))
         else:
             frame["current_ampere"] = amps
+            for helper in _SPLIT_BY_STEP:
+                frame.pop(helper, None)
         if "_date" in frame:
             unix = timestamps_to_unix_seconds(
                 frame.pop("_date"), timezone=timezone, file_label=label, column="Date"
@@ -637,6 +672,15 @@ def _unix_seconds(stamps: pd.Series, timezone: str) -> np.ndarray:
     return since_epoch.dt.total_seconds().to_numpy(dtype=np.float64)
 
 
+#: NewareNDA's per-step counters (mAh, mWh) → BDF step scope.
+_NDA_STEP_COUNTERS = {
+    "Charge_Capacity(mAh)": "step_charging_capacity_ah",
+    "Discharge_Capacity(mAh)": "step_discharging_capacity_ah",
+    "Charge_Energy(mWh)": "step_charging_energy_wh",
+    "Discharge_Energy(mWh)": "step_discharging_energy_wh",
+}
+
+
 def _binary_frame(raw: pd.DataFrame, timezone: str) -> tuple[pd.DataFrame, list[str]]:
     """NewareNDA's frame → canonical frame and the vendor columns left unmapped."""
     status = raw["Status"].astype("string")
@@ -657,10 +701,14 @@ def _binary_frame(raw: pd.DataFrame, timezone: str) -> tuple[pd.DataFrame, list[
             "voltage_volt": _decimal(raw["Voltage"]),
         }
     )
+    for vendor, canonical in _NDA_STEP_COUNTERS.items():
+        if vendor in raw:
+            frame[canonical] = _decimal(raw[vendor]) * 1e-3  # mAh, mWh
     temperature = next((c for c in raw.columns if re.fullmatch(r"T\d+", str(c))), None)
     if temperature is not None:
         frame["temperature_t1_celsius"] = _decimal(raw[temperature])
     used = {"Index", "Cycle", "Step", "Step_Index", "Status", "Time", "Voltage", "Current(mA)", "Timestamp"}
+    used |= _NDA_STEP_COUNTERS.keys()
     if temperature is not None:
         used.add(temperature)
     unmapped = [str(c) for c in raw.columns if c not in used]

@@ -21,12 +21,16 @@ SECONDS_PER_HOUR = 3600.0
 #: A per-cycle counter above this fraction of its cycle maximum at the first sample = file began mid-cycle.
 MID_CYCLE_FRACTION = 0.01
 
-#: Reported counters (instrument's own numbers), by reset scope, per DESIGN §5 output name.
+#: Reported counters (instrument's own numbers) per DESIGN §5 output name, the first present wins: per cycle,
+#: test-wide, per step (a step counter is summed over the cycle's steps by `reported_per_cycle`).
 REPORTED_COUNTERS: dict[str, tuple[str, ...]] = {
-    "reported_charge_capacity_ah": ("cycle_charging_capacity_ah", "charging_capacity_ah"),
-    "reported_discharge_capacity_ah": ("cycle_discharging_capacity_ah", "discharging_capacity_ah"),
-    "reported_charge_energy_wh": ("cycle_charging_energy_wh", "charging_energy_wh"),
-    "reported_discharge_energy_wh": ("cycle_discharging_energy_wh", "discharging_energy_wh"),
+    f"reported_{ours}": (f"cycle_{bdf}", bdf, f"step_{bdf}")
+    for ours, bdf in (
+        ("charge_capacity_ah", "charging_capacity_ah"),
+        ("discharge_capacity_ah", "discharging_capacity_ah"),
+        ("charge_energy_wh", "charging_energy_wh"),
+        ("discharge_energy_wh", "discharging_energy_wh"),
+    )
 }
 
 #: A reported counter that drops by more than this share of its value has restarted (a new step or mode).

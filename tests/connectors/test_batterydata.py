@@ -51,12 +51,18 @@ def test_lab_timezone_applies_to_datenum() -> None:
     assert (denver - utc).to_numpy() == pytest.approx(7 * 3600)  # MST = UTC−7 in January
 
 
-def test_per_step_counters_are_unmapped() -> None:
+def test_per_step_counters_map_to_the_step_scope() -> None:
     result = batterydata.CONNECTOR.read(FILE)
 
-    for column in ("Charge_Capacity_Ah", "Discharge_Capacity_Ah", "Amphr", "Watthr", "Temp2", "Z_Real_Ohm"):
+    for column in ("Amphr", "Watthr", "Temp2", "Z_Real_Ohm"):
         assert column in result.unmapped_columns
-    assert not any("capacity" in c for c in result.frame.columns)
+    assert "Charge_Capacity_Ah" not in result.unmapped_columns
+    assert {c for c in result.frame.columns if "capacity" in c or "energy" in c} == {
+        "step_charging_capacity_ah",
+        "step_discharging_capacity_ah",
+        "step_charging_energy_wh",
+        "step_discharging_energy_wh",
+    }
 
 
 def test_cycle_stats_first_cycles() -> None:
@@ -73,7 +79,9 @@ def test_cycle_stats_first_cycles() -> None:
     assert stats["discharge_capacity_ah"].iloc[1] == pytest.approx(0.02173635013744164, rel=1e-6)
     assert stats["charge_capacity_ah"].iloc[2] == pytest.approx(0.010596266012858289, rel=1e-6)
     assert stats["charge_capacity_ah"].iloc[3] == pytest.approx(0.030755585931750033, rel=1e-6)
-    assert stats["reported_charge_capacity_ah"].isna().all()  # per-step counters: nothing per cycle
+    # the per-step counters summed over each cycle's steps: what the instrument counted
+    assert stats["reported_discharge_capacity_ah"].iloc[1] == pytest.approx(0.021738, rel=1e-4)
+    assert stats["reported_charge_capacity_ah"].iloc[3] == pytest.approx(0.01112006 + 0.01964203, rel=1e-4)
 
 
 def test_cycle_capacities_agree_with_the_sources_summary() -> None:

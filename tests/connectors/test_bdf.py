@@ -45,8 +45,9 @@ def test_reads_labelled_csv_with_sidecar() -> None:
     assert frame["current_ampere"].iloc[10] == pytest.approx(-0.5)
     assert frame["cycle_discharging_capacity_ah"].iloc[10] == pytest.approx(0.009028)
     assert str(frame["cycle_count"].dtype) == "Int64"
-    # Step Type is text; the step counter restarts every step: neither has a canonical column.
-    assert result.unmapped_columns == ("Step Type", "Step Charging Capacity / Ah")
+    # Step Type is text, with no canonical column; the step-scope counter keeps its BDF name
+    assert result.unmapped_columns == ("Step Type",)
+    assert frame["step_charging_capacity_ah"].iloc[3] == pytest.approx(0.016667)  # line 5
     assert result.metadata == {
         "cell_id": "CELL-A-001",
         "nominal_capacity_ah": 0.05,

@@ -111,11 +111,27 @@ def test_flat_csv_real_values() -> None:
     # line 2417: 2416,1,8,CC Chg,00:00:00,36:53:56,0.00024845,0.0858,...: charge positive
     assert frame["current_ampere"].iloc[2415] == pytest.approx(0.00024845, rel=1e-12)
     assert frame["test_time_second"].iloc[2415] == 36 * 3600 + 53 * 60 + 56
-    # the step-scope counters and the probe contact check are not mapped, but reported
-    assert {"Chg. Cap.(Ah)", "DChg. Cap.(Ah)", "Capacity(Ah)", "Contact resistance(mO)"} <= set(
-        result.unmapped_columns
-    )
+    # the split step counters map to the step scope; the unsigned Capacity(Ah) beside them is not needed
+    # line 723 (first record of the CC DChg step): DChg. Cap. 0, Chg. Cap. 0; the last record of step 2
+    step2 = frame[(frame["cycle_count"] == 1) & (frame["step_id"] == 2)]
+    assert step2["step_discharging_capacity_ah"].iloc[0] == 0.0
+    assert step2["step_discharging_capacity_ah"].is_monotonic_increasing
+    assert "Capacity(Ah)" not in result.unmapped_columns
+    assert "Contact resistance(mO)" in result.unmapped_columns
     assert "cycle_charging_capacity_ah" not in frame
+
+
+def test_flat_csv_step_counters_sum_to_the_recalculated_cycles() -> None:
+    """Neware's Chg./DChg. Cap. restart every step; summed over a cycle's steps they give what we integrate."""
+    _, stats = stats_of_frame(neware.CONNECTOR_CSV.read(UIO).frame)
+
+    for ours, theirs in (
+        ("charge_capacity_ah", "reported_charge_capacity_ah"),
+        ("discharge_capacity_ah", "reported_discharge_capacity_ah"),
+        ("discharge_energy_wh", "reported_discharge_energy_wh"),
+    ):
+        assert stats[theirs].to_numpy() == pytest.approx(stats[ours].to_numpy(), rel=2e-3), theirs
+    assert stats["reported_discharge_capacity_ah"].iloc[0] == pytest.approx(0.005086, rel=1e-3)
 
 
 def test_flat_csv_cycles() -> None:
@@ -230,6 +246,13 @@ def test_nested_csv_cycles_match_the_files_cycle_rows() -> None:
     assert stats["discharge_capacity_ah"].iloc[0] == pytest.approx(0.33067, rel=5e-3)
     assert stats["charge_capacity_ah"].iloc[1] == pytest.approx(0.32780, rel=5e-3)
     assert stats["discharge_capacity_ah"].iloc[1] == pytest.approx(0.33172, rel=5e-3)
+    # the records' unsigned Capacity/Energy, split by step type and summed over the steps, give exactly the
+    # cycle rows' numbers: "1,0.02256,0.33067,1465.46,0.10243,1.34319,…"
+    assert stats["reported_charge_capacity_ah"].iloc[0] == pytest.approx(0.02256, abs=5e-6)
+    assert stats["reported_discharge_capacity_ah"].iloc[0] == pytest.approx(0.33067, abs=5e-6)
+    assert stats["reported_charge_energy_wh"].iloc[0] == pytest.approx(0.10243, abs=5e-6)
+    assert stats["reported_discharge_energy_wh"].iloc[0] == pytest.approx(1.34319, abs=5e-6)
+    assert stats["reported_discharge_capacity_ah"].iloc[1] == pytest.approx(0.33172, abs=5e-6)
 
 
 def test_nested_csv_streams_in_chunks_like_a_whole_read() -> None:
@@ -328,7 +351,9 @@ def test_nda_real_values() -> None:
     assert set(frame["cycle_count"]) == {1}  # the file's own counter, not NewareNDA's renumbering
     assert result.metadata["nda_version"] == 29
     assert result.metadata["server_version"].startswith("BTSServer")
-    assert "Charge_Capacity(mAh)" in result.unmapped_columns
+    # per-step counters in mAh → Ah: record 8 (CC_DChg) holds 6.694444e-06 mAh
+    assert frame["step_discharging_capacity_ah"].iloc[7] == pytest.approx(6.694444e-09, rel=1e-6)
+    assert "Charge_Capacity(mAh)" not in result.unmapped_columns
 
 
 def test_nda_cycles() -> None:

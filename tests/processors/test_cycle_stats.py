@@ -219,3 +219,31 @@ def test_reported_counters_per_cycle_whatever_their_reset_scope(values, code, ex
     out = reported_per_cycle(np.array(values), np.array(code, dtype=np.int64), len(expected))
 
     np.testing.assert_allclose(out, expected, rtol=1e-9)
+
+
+def test_step_scope_counters_are_summed_over_each_cycles_steps() -> None:
+    """BDF step_* counters (Neware, batterydata.energy.gov) restart every step: CC then CV charge of cycle 1
+    hold 0.8 + 0.2 Ah, its discharge 0.9 Ah; cycle 2 charges 0.7 Ah in one step. NaN where the counter is not
+    written (the other direction's steps). A step's first sample holds (about) zero, as instruments log it."""
+    frame = _frame(
+        t=range(10),
+        i=[1, 1, 0.2, 0.2, -1, -1, 1, 1, -1, -1],
+        v=[3.8, 4.2, 4.2, 4.2, 3.9, 3.0, 3.8, 4.2, 3.9, 3.5],
+        cycle=[1, 1, 1, 1, 1, 1, 2, 2, 2, 2],
+    )
+    frame["step_charging_capacity_ah"] = [0.0, 0.8, 0.0, 0.2, np.nan, np.nan, 0.0, 0.7, np.nan, np.nan]
+    frame["step_discharging_capacity_ah"] = [np.nan] * 4 + [0.0, 0.9, np.nan, np.nan, 0.0, 0.1]
+
+    stats = compute_cycle_stats(frame)
+
+    assert stats["reported_charge_capacity_ah"].tolist() == pytest.approx([1.0, 0.7])
+    assert stats["reported_discharge_capacity_ah"].tolist() == pytest.approx([0.9, 0.1])
+    assert stats["reported_charge_energy_wh"].isna().all()
+
+
+def test_a_per_cycle_counter_wins_over_the_step_scope() -> None:
+    frame = _frame(t=range(3), i=[1, 1, 1], v=[4, 4, 4], cycle=[1, 1, 1])
+    frame["cycle_charging_capacity_ah"] = [0.0, 0.5, 1.0]
+    frame["step_charging_capacity_ah"] = [0.0, 9.0, 0.0]
+
+    assert compute_cycle_stats(frame)["reported_charge_capacity_ah"].tolist() == [1.0]
