@@ -25,7 +25,7 @@ from blc import db, ledger, tuning
 from blc.errors import ConnectorError
 from blc.settings import Settings, get_settings
 from blc.validation import CANONICAL_SUITE
-from connectors import registry, share, sidecars
+from connectors import companions, registry, share, sidecars
 from connectors.base import StreamedRead
 from connectors.errors import CorruptFile
 from processors.cycle_stats import (
@@ -281,6 +281,7 @@ def publish_file(
         if beside:
             stream = replace(stream, metadata={**stream.metadata, **beside})
         plan = None if "cycle_count" in stream.columns else _assign_cycles(stream)
+        summary = _vendor_summary(path, stream.format)
     except ConnectorError as exc:
         return _quarantine(engine, uri, label, file_id, exc, started)
     except Exception as exc:
@@ -294,6 +295,7 @@ def publish_file(
         label=label,
         cell_id=cell,
         project=project_name(project or str(stream.metadata.get("project") or settings.default_project)),
+        summary=summary,
     )
     if stream.unmapped_columns:
         log.info(
@@ -342,6 +344,7 @@ class _Target:
     label: str
     cell_id: str
     project: str
+    summary: companions.VendorSummary | None = None
 
 
 @dataclass(frozen=True)
@@ -398,6 +401,8 @@ def _load(
         validator.finish()
         rule = numbering.finish()  # may raise CounterStuck: the transaction rolls back
         _store_file_cycle_stats(conn, target.file_id, streamed_stats, target.label)
+        if target.summary is not None:
+            _store_vendor_summary(conn, target.file_id, target.summary, "cycle_count" in stream.columns)
         ledger.update(
             conn,
             target.file_id,
@@ -485,6 +490,44 @@ def _store_file_cycle_stats(
         stats,
         ["file_id", *CYCLE_STATS_COLUMNS, "processor_version"],
         constants={"file_id": file_id, "processor_version": PROCESSOR_VERSION},
+    )
+
+
+def _vendor_summary(path: Path, format_name: str) -> companions.VendorSummary | None:
+    """The vendor's per-cycle summary beside the file. Only a cross-check: an unreadable one is logged and
+    left out, it never holds the time series back."""
+    try:
+        return companions.summary_beside(path, format_name)
+    except CorruptFile as exc:
+        log.warning("%s: vendor cycle summary left out: %s", path.name, exc)
+        return None
+
+
+def _store_vendor_summary(
+    conn: Connection, file_id: int, summary: companions.VendorSummary, has_counter: bool
+) -> None:
+    """Store the vendor's cycles, each on our cycle where its cycle_count first appears in the samples just
+    loaded (a file without a counter: the vendor's number is taken as ours)."""
+    frame = summary.frame.copy()
+    if has_counter:
+        first: dict[int, int] = dict(
+            conn.execute(
+                sa.text(
+                    "select cycle_count, min(cycle_index) from blc.timeseries"
+                    " where file_id = :file and cycle_count is not null group by cycle_count"
+                ),
+                {"file": file_id},
+            ).all()
+        )
+        frame["cycle_index"] = frame["cycle_count"].map(first).astype("Int64")
+    else:
+        frame["cycle_index"] = frame["cycle_count"].astype("Int64")
+    db.copy_frame(
+        conn,
+        "blc.vendor_cycle_summary",
+        frame,
+        ["file_id", "source_name", *companions.SUMMARY_COLUMNS, "cycle_index"],
+        constants={"file_id": file_id, "source_name": summary.source},
     )
 
 
@@ -641,6 +684,7 @@ def _replace_rows(conn: Connection, file_ids: list[int]) -> list[str]:
     )
     conn.execute(sa.text("delete from blc.timeseries where file_id = any(:ids)"), {"ids": file_ids})
     conn.execute(sa.text("delete from blc.file_cycle_stats where file_id = any(:ids)"), {"ids": file_ids})
+    conn.execute(sa.text("delete from blc.vendor_cycle_summary where file_id = any(:ids)"), {"ids": file_ids})
     return list(cells)
 
 
@@ -937,7 +981,17 @@ def cell_overview(engine: Engine) -> pd.DataFrame:
 def cycle_table(engine: Engine, cell_id: str) -> pd.DataFrame:
     with engine.connect() as conn:
         return pd.read_sql(
-            sa.text("select * from blc.cycle_stats where cell_id = :c order by cycle_index"),
+            sa.text(
+                "select stats.*, vendor.charge_capacity_ah as vendor_charge_capacity_ah,"
+                " vendor.discharge_capacity_ah as vendor_discharge_capacity_ah,"
+                " vendor.charge_energy_wh as vendor_charge_energy_wh,"
+                " vendor.discharge_energy_wh as vendor_discharge_energy_wh,"
+                " vendor.source_name as vendor_summary"
+                " from blc.cycle_stats as stats"
+                " left join (select distinct on (cycle_index) * from blc.cell_vendor_cycle_summary"
+                "  where cell_id = :c order by cycle_index, cycle_count) as vendor using (cycle_index)"
+                " where stats.cell_id = :c order by cycle_index"
+            ),
             conn,
             params={"c": cell_id},
         )

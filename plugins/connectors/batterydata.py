@@ -104,6 +104,28 @@ class BatteryDataCsv:
         )
 
 
+#: The Data Hub's per-cycle summary (``<cell>-summary.csv``) → our names; ``NaN`` = no charge/discharge.
+SUMMARY_COLUMNS: dict[str, str] = {
+    "Cycle_Index": "cycle_count",
+    "Q_chg": "charge_capacity_ah",
+    "Q_dis": "discharge_capacity_ah",
+    "E_chg": "charge_energy_wh",
+    "E_dis": "discharge_energy_wh",
+}
+
+
+def read_summary(path: Path) -> pd.DataFrame:
+    """The Data Hub's per-cycle summary with our column names (`SUMMARY_COLUMNS`), values in Ah and Wh."""
+    try:
+        frame = pd.read_csv(path, usecols=lambda c: c in SUMMARY_COLUMNS)
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise CorruptFile(path.name, f"unreadable batterydata summary: {exc}") from exc
+    missing = [c for c in ("Cycle_Index", "Q_chg", "Q_dis") if c not in frame.columns]
+    if missing:
+        raise CorruptFile(path.name, f"batterydata summary without {', '.join(missing)}", line=1)
+    return frame.rename(columns=SUMMARY_COLUMNS)
+
+
 def datenum_to_unix_seconds(datenum: np.ndarray, timezone: str) -> np.ndarray:
     """MATLAB datenums (naive local time in `timezone`) → UTC seconds since 1970."""
     local_seconds = (np.asarray(datenum, dtype=np.float64) - DATENUM_UNIX_EPOCH) * SECONDS_PER_DAY

@@ -37,6 +37,7 @@ IGNORED_PATTERNS: tuple[str, ...] = (
     "blc-mapping.yml",
     "cells.csv",
     "*_cycle_data.csv",
+    "*-summary.csv",
     "NOTICE",
     "*.md",
     "*.txt.lock",

@@ -63,6 +63,11 @@ def test_export_then_ingest_gives_identical_cycle_statistics(  # type: ignore[no
     assert len(again) == len(original)
     for got, want in zip(again, original, strict=True):
         assert got == pytest.approx(want, rel=1e-9, nan_ok=True)
+    if fmt == "batteryarchive_timeseries":  # its _cycle_data.csv came along as the vendor summary
+        table = pipeline.cycle_table(engine, "tesla_again")
+        assert table["vendor_discharge_capacity_ah"].to_numpy() == pytest.approx(
+            table["discharge_capacity_ah"].to_numpy(), rel=1e-9
+        )
 
 
 def test_bdf_export_carries_the_cell_metadata(engine, blc_env: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -9,7 +9,15 @@ from connectors import share
 
 
 def test_lists_data_files_and_ignores_sidecars(tmp_path: Path) -> None:
-    for name in ("cell_a.csv", "cell_a_Metadata.csv", "cell_b.csv.part", ".hidden.csv", "cells.csv"):
+    for name in (
+        "cell_a.csv",
+        "cell_a_Metadata.csv",
+        "cell_b.csv.part",
+        ".hidden.csv",
+        "cells.csv",
+        "cell_d_cycle_data.csv",
+        "p1-summary.csv",
+    ):
         (tmp_path / name).write_text("x\n")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "cell_c.res").write_text("x\n")
