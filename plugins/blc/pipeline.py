@@ -31,10 +31,12 @@ from connectors.errors import CorruptFile
 from processors.cycle_stats import (
     CYCLE_STATS_COLUMNS,
     PROCESSOR_VERSION,
+    SAMPLE_EXTRAS,
     StreamedCycleStats,
     compute_cycle_stats,
 )
 from processors.cycles import CounterStuck, CycleAssignment, StreamedCycles, assign_cycles
+from processors.fade import knee_onset
 
 if TYPE_CHECKING:
     from blc.validation import ChunkValidator
@@ -690,24 +692,8 @@ def _replace_rows(conn: Connection, file_ids: list[int]) -> list[str]:
 
 # --- process --------------------------------------------------------------------------------------------
 
-_SAMPLE_COLUMNS = (
-    "cycle_index",
-    "test_time_second",
-    "current_ampere",
-    "voltage_volt",
-    "charging_capacity_ah",
-    "discharging_capacity_ah",
-    "charging_energy_wh",
-    "discharging_energy_wh",
-    "cycle_charging_capacity_ah",
-    "cycle_discharging_capacity_ah",
-    "cycle_charging_energy_wh",
-    "cycle_discharging_energy_wh",
-    "step_charging_capacity_ah",
-    "step_discharging_capacity_ah",
-    "step_charging_energy_wh",
-    "step_discharging_energy_wh",
-)
+#: What the processor reads of blc.timeseries (and of each streamed chunk).
+_SAMPLE_COLUMNS = ("cycle_index", "test_time_second", "current_ampere", "voltage_volt", *SAMPLE_EXTRAS)
 
 
 def read_cell_samples(
@@ -908,8 +894,32 @@ def refresh_fade(
     binds = {"cell_id": cell_id, "formation_cycles": formation, "processor_version": PROCESSOR_VERSION}
     for table in ("blc.cell_summary", "blc.capacity_fade"):
         conn.execute(sa.text(f"delete from {table} where cell_id = :cell_id"), binds)
-    conn.execute(sa.text(db.load_sql("processors/capacity_fade", settings.sql_dir)), binds)
-    conn.execute(sa.text(db.load_sql("processors/cell_summary", settings.sql_dir)), binds)
+    for step in ("cycle_cumulative", "capacity_fade", "cell_summary"):
+        conn.execute(sa.text(db.load_sql(f"processors/{step}", settings.sql_dir)), binds)
+    _store_knee(conn, cell_id)
+
+
+def _store_knee(conn: Connection, cell_id: str) -> None:
+    """The knee onset of the cell's fade curve (processors/fade.py) into its summary row."""
+    curve = conn.execute(
+        sa.text(
+            "select cycle_index, retention from blc.capacity_fade"
+            " where cell_id = :cell and complete and retention is not null order by cycle_index"
+        ),
+        {"cell": cell_id},
+    ).all()
+    knee = knee_onset([row[0] for row in curve], [row[1] for row in curve]) if curve else None
+    conn.execute(
+        sa.text(
+            "update blc.cell_summary set knee_onset_cycle = :cycle, knee_onset_retention = :retention"
+            " where cell_id = :cell"
+        ),
+        {
+            "cell": cell_id,
+            "cycle": knee.cycle if knee else None,
+            "retention": knee.retention if knee else None,
+        },
+    )
 
 
 def _formation_cycles(conn: Connection, cell_id: str) -> int:

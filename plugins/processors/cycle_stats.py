@@ -16,7 +16,7 @@ import pandas as pd
 
 from processors.cycles import CycleRule, assign_cycles, current_direction
 
-PROCESSOR_VERSION = "2"
+PROCESSOR_VERSION = "3"
 SECONDS_PER_HOUR = 3600.0
 #: A per-cycle counter above this fraction of its cycle maximum at the first sample = file began mid-cycle.
 MID_CYCLE_FRACTION = 0.01
@@ -35,6 +35,18 @@ REPORTED_COUNTERS: dict[str, tuple[str, ...]] = {
 
 #: A reported counter that drops by more than this share of its value has restarted (a new step or mode).
 COUNTER_RESET_DROP = 0.01
+
+#: Constant-voltage detection (docs/adr/0006): a charging sample is "at the top" when its voltage is within
+#: max(CV_BAND_V, CV_BAND_FRACTION × V_top) of the cycle's highest charging voltage V_top and its current is
+#: above CV_MIN_CURRENT_FRACTION of the cycle's peak charge current I_cc (not rest noise). An interval is CV
+#: when both its ends are at the top and its current has fallen below CV_CURRENT_FRACTION × I_cc at one of
+#: them: the taper from the last CC sample on counts, a CC charge that merely touches V_top does not.
+CV_BAND_V = 0.005
+CV_BAND_FRACTION = 0.002
+CV_CURRENT_FRACTION = 0.95
+CV_MIN_CURRENT_FRACTION = 1e-3
+#: The cell's temperature, first present wins (ambient is the chamber's, not the cell's: not used).
+TEMPERATURE_SOURCES = ("surface_temperature_celsius", "temperature_t1_celsius")
 
 CYCLE_STATS_COLUMNS: tuple[str, ...] = (
     "cycle_index",
@@ -57,7 +69,20 @@ CYCLE_STATS_COLUMNS: tuple[str, ...] = (
     "duration_second",
     "n_points",
     *REPORTED_COUNTERS,
+    "cc_capacity_ah",
+    "cv_capacity_ah",
+    "cv_time_second",
+    "temperature_min_celsius",
+    "temperature_mean_celsius",
+    "temperature_max_celsius",
+    "internal_resistance_ohm",
     "complete",
+)
+#: Optional sample columns compute_cycle_stats uses besides the required ones.
+SAMPLE_EXTRAS: tuple[str, ...] = (
+    *dict.fromkeys(name for sources in REPORTED_COUNTERS.values() for name in sources),
+    *TEMPERATURE_SOURCES,
+    "internal_resistance_ohm",
 )
 
 
@@ -112,6 +137,64 @@ def reported_per_cycle(
     return out
 
 
+def constant_voltage_split(
+    t: npt.NDArray[np.float64],
+    current: npt.NDArray[np.float64],
+    voltage: npt.NDArray[np.float64],
+    code: npt.NDArray[np.int64],
+    starts: npt.NDArray[np.int64],
+    n_cycles: int,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """(CV time in s, CV capacity in Ah) per cycle, by the thresholds above; rows in (cycle, time) order."""
+    charging = current > 0
+    v_top = np.maximum.reduceat(np.where(charging, voltage, -np.inf), starts)[code]
+    i_cc = np.maximum.reduceat(np.where(charging, current, 0.0), starts)[code]
+    band = np.maximum(CV_BAND_V, CV_BAND_FRACTION * np.abs(v_top))
+    with np.errstate(invalid="ignore"):
+        at_top = (current > CV_MIN_CURRENT_FRACTION * i_cc) & (voltage >= v_top - band)
+        tapered = current < CV_CURRENT_FRACTION * i_cc
+    pair = at_top[1:] & at_top[:-1] & (tapered[1:] | tapered[:-1]) & (code[1:] == code[:-1])
+    dt = np.diff(t)
+    cv_time = _group_sum(np.where(pair, dt, 0.0), code[1:], n_cycles)
+    area = np.where(pair, dt * (current[1:] + current[:-1]) * 0.5, 0.0)
+    return cv_time, _group_sum(area, code[1:], n_cycles) / SECONDS_PER_HOUR
+
+
+def median_by_group(
+    values: npt.NDArray[np.float64], code: npt.NDArray[np.int64], n_groups: int
+) -> npt.NDArray[np.float64]:
+    """Median of each group's finite values (NaN for a group without any), without a Python loop."""
+    out = np.full(n_groups, np.nan)
+    valid = np.isfinite(values)
+    group, kept = code[valid], values[valid]
+    order = np.lexsort((kept, group))
+    group, kept = group[order], kept[order]
+    counts = np.bincount(group, minlength=n_groups)
+    offsets = np.cumsum(counts) - counts
+    has = counts > 0
+    low, high = offsets + (counts - 1) // 2, offsets + counts // 2
+    out[has] = (kept[low[has]] + kept[high[has]]) * 0.5
+    return out
+
+
+def _temperatures(
+    temperature: npt.NDArray[np.float64] | None, code: npt.NDArray[np.int64], starts: npt.NDArray[np.int64]
+) -> dict[str, npt.NDArray[np.float64]]:
+    n = starts.size
+    if temperature is None:
+        empty = np.full(n, np.nan)
+        return {f"temperature_{k}_celsius": empty for k in ("min", "mean", "max")}
+    finite = np.isfinite(temperature)
+    counts = np.bincount(code[finite], minlength=n).astype(np.float64)
+    sums = np.bincount(code[finite], weights=temperature[finite], minlength=n).astype(np.float64)
+    with np.errstate(all="ignore"):  # all-NaN cycles give NaN, as SQL's min() gives NULL
+        return {
+            "temperature_min_celsius": np.fmin.reduceat(temperature, starts),
+            "temperature_mean_celsius": _safe_ratio(sums, counts),
+            "temperature_max_celsius": np.fmax.reduceat(temperature, starts),
+        }
+
+
 def _starts_mid_cycle(counters: dict[str, npt.NDArray[np.float64]], first_cycle_end: int) -> bool:
     for name in ("cycle_charging_capacity_ah", "cycle_discharging_capacity_ah"):
         values = counters.get(name)
@@ -146,7 +229,7 @@ def compute_cycle_stats(
     if cycle.size == 0:
         return pd.DataFrame(columns=list(CYCLE_STATS_COLUMNS))
     t = samples["test_time_second"].to_numpy(dtype=np.float64)
-    present = [name for sources in REPORTED_COUNTERS.values() for name in sources if name in samples]
+    present = [name for name in SAMPLE_EXTRAS if name in samples]
     columns = {
         "i": samples["current_ampere"].to_numpy(dtype=np.float64),
         "v": samples["voltage_volt"].to_numpy(dtype=np.float64),
@@ -157,6 +240,10 @@ def compute_cycle_stats(
         cycle, t = cycle[order], t[order]
         columns = {name: values[order] for name, values in columns.items()}
     current, voltage = columns.pop("i"), columns.pop("v")
+    temperature = next(
+        (columns[s] for s in TEMPERATURE_SOURCES if s in columns and np.isfinite(columns[s]).any()), None
+    )
+    resistance = columns.get("internal_resistance_ohm")
     counters = columns
 
     starts = np.flatnonzero(np.concatenate(([True], cycle[1:] != cycle[:-1])))
@@ -201,6 +288,18 @@ def compute_cycle_stats(
         }
     )
     out["duration_second"] = out["test_time_end_second"] - out["test_time_start_second"]
+    cv_time, cv_ah = constant_voltage_split(t, current, voltage, code, starts, n)
+    out["cv_time_second"], out["cv_capacity_ah"] = cv_time, cv_ah
+    out["cc_capacity_ah"] = np.maximum(charge_ah - cv_ah, 0.0)
+    for name, values in _temperatures(temperature, code, starts).items():
+        out[name] = values
+    # The instrument's resistance readings (DCIR pulses; Arbin repeats the last one on every row): the
+    # cycle's median of the positive readings.
+    out["internal_resistance_ohm"] = (
+        median_by_group(np.where(resistance > 0, resistance, np.nan), code, n)
+        if resistance is not None
+        else np.nan
+    )
     for name, sources in REPORTED_COUNTERS.items():
         source = next((s for s in sources if s in counters and not np.isnan(counters[s]).all()), None)
         if source is None:

@@ -1,47 +1,50 @@
--- Capacity fade of one cell (DESIGN §6): retention of every cycle against the cell's reference capacity,
--- the median discharge capacity of the first 3 complete cycles after formation.
+-- Capacity fade of one cell (DESIGN §6): retention of every cycle against the cell's reference capacity
+-- (blc.reference_capacity: median discharge capacity of the first 3 complete cycles after formation),
+-- energy retention likewise, and the coulombic inefficiency 1 − CE, raw and smoothed by a centred moving
+-- mean over 9 complete cycles (incomplete cycles get no smoothed value and are not in the window).
 -- Binds: :cell_id, :formation_cycles. Replaces the cell's rows (the caller deletes them first).
-with cycles as (
+with
+
+cycles as (
     select
-        cs.cell_id,
-        cs.cycle_index,
-        cs.discharge_capacity_ah,
-        cs.discharge_energy_wh,
-        cs.coulombic_efficiency,
-        cs.complete
-    from blc.cycle_stats as cs
-    where cs.cell_id = :cell_id
+        cycle_stats.cell_id,
+        cycle_stats.cycle_index,
+        cycle_stats.discharge_capacity_ah,
+        cycle_stats.discharge_energy_wh,
+        cycle_stats.coulombic_efficiency,
+        cycle_stats.equivalent_full_cycles,
+        cycle_stats.complete
+    from blc.cycle_stats as cycle_stats
+    where cycle_stats.cell_id = :cell_id
 ),
 
-reference_cycles as (
-    select c.discharge_capacity_ah, c.discharge_energy_wh
-    from cycles as c
-    where c.complete
-        and c.discharge_capacity_ah > 0
-        and c.cycle_index > :formation_cycles
-    order by c.cycle_index
-    limit 3
-),
-
-reference as (
+smoothed as (
     select
-        percentile_cont(0.5) within group (order by rc.discharge_capacity_ah) as capacity_ah,
-        percentile_cont(0.5) within group (order by rc.discharge_energy_wh) as energy_wh
-    from reference_cycles as rc
+        cycles.cycle_index,
+        avg(1 - cycles.coulombic_efficiency) over (
+            order by cycles.cycle_index rows between 4 preceding and 4 following
+        ) as coulombic_inefficiency_smoothed
+    from cycles
+    where cycles.complete and cycles.coulombic_efficiency is not null
 )
 
 insert into blc.capacity_fade (
-    cell_id, cycle_index, discharge_capacity_ah, discharge_energy_wh,
-    retention, energy_retention, coulombic_efficiency, complete
+    cell_id, cycle_index, discharge_capacity_ah, discharge_energy_wh, retention, energy_retention,
+    coulombic_efficiency, coulombic_inefficiency, coulombic_inefficiency_smoothed, equivalent_full_cycles,
+    complete
 )
 select
-    c.cell_id,
-    c.cycle_index,
-    c.discharge_capacity_ah,
-    c.discharge_energy_wh,
-    c.discharge_capacity_ah / nullif(r.capacity_ah, 0) as retention,
-    c.discharge_energy_wh / nullif(r.energy_wh, 0) as energy_retention,
-    c.coulombic_efficiency,
-    c.complete
-from cycles as c
-cross join reference as r
+    cycles.cell_id,
+    cycles.cycle_index,
+    cycles.discharge_capacity_ah,
+    cycles.discharge_energy_wh,
+    cycles.discharge_capacity_ah / nullif(reference.capacity_ah, 0) as retention,
+    cycles.discharge_energy_wh / nullif(reference.energy_wh, 0) as energy_retention,
+    cycles.coulombic_efficiency,
+    1 - cycles.coulombic_efficiency as coulombic_inefficiency,
+    smoothed.coulombic_inefficiency_smoothed,
+    cycles.equivalent_full_cycles,
+    cycles.complete
+from cycles
+cross join blc.reference_capacity(:cell_id, :formation_cycles) as reference
+left join smoothed on smoothed.cycle_index = cycles.cycle_index

@@ -43,7 +43,8 @@ insert into blc.cycle_stats (
     voltage_charge_mean_v, voltage_discharge_mean_v, voltage_charge_sample_mean_v,
     voltage_discharge_sample_mean_v, test_time_start_second, test_time_end_second, duration_second,
     n_points, reported_charge_capacity_ah, reported_discharge_capacity_ah, reported_charge_energy_wh,
-    reported_discharge_energy_wh, complete, processor_version
+    reported_discharge_energy_wh, cc_capacity_ah, cv_capacity_ah, cv_time_second, temperature_min_celsius,
+    temperature_mean_celsius, temperature_max_celsius, internal_resistance_ohm, complete, processor_version
 )
 select
     :cell_id,
@@ -70,6 +71,13 @@ select
     file_stats.reported_discharge_capacity_ah,
     file_stats.reported_charge_energy_wh,
     file_stats.reported_discharge_energy_wh,
+    file_stats.cc_capacity_ah,
+    file_stats.cv_capacity_ah,
+    file_stats.cv_time_second,
+    file_stats.temperature_min_celsius,
+    file_stats.temperature_mean_celsius,
+    file_stats.temperature_max_celsius,
+    file_stats.internal_resistance_ohm,
     file_stats.complete,
     file_stats.processor_version
 from file_stats

@@ -68,3 +68,94 @@ def test_fade_per_100_cycles_from_least_squares_line(engine) -> None:  # type: i
     assert summary["reference_capacity_ah"] == pytest.approx(2.0 * (1 - 0.001))  # median of cycles 1-3
     assert summary["fade_per_100_cycles"] == pytest.approx(0.1 / (1 - 0.001), rel=1e-9)
     assert summary["cycles_to_80"] is None
+
+
+def test_energy_retention_beside_capacity_retention(engine) -> None:  # type: ignore[no-untyped-def]
+    stats = _stats([2.0, 2.0, 2.0, 1.8])
+    stats["discharge_energy_wh"] = [7.2, 7.2, 7.2, 6.12]  # energy fades faster (voltage falls too)
+
+    fade, summary = _run(engine, stats)
+
+    assert fade["energy_retention"].tolist() == pytest.approx([1.0, 1.0, 1.0, 0.85])
+    assert summary["reference_energy_wh"] == pytest.approx(7.2)
+    assert summary["last_energy_retention"] == pytest.approx(0.85)
+    assert summary["last_retention"] == pytest.approx(0.9)
+
+
+def test_throughput_and_equivalent_full_cycles(engine) -> None:  # type: ignore[no-untyped-def]
+    stats = _stats([2.0, 2.0, 2.0, 1.8])
+    stats["charge_capacity_ah"] = [2.1, 2.1, 2.1, 1.9]
+    stats["charge_energy_wh"] = 8.0
+    stats["discharge_energy_wh"] = 7.0
+
+    with engine.begin() as conn:
+        conn.execute(sa.text("insert into blc.cell (cell_id, project_id) values ('c1', 1)"))
+        db.copy_frame(conn, "blc.cycle_stats", stats, list(stats.columns))
+        pipeline.refresh_fade(conn, "c1", settings=get_settings(), formation_cycles=0)
+        reference_basis = pd.read_sql(sa.text("select * from blc.cycle_stats order by cycle_index"), conn)
+        basis = conn.execute(sa.text("select capacity_basis from blc.cell_summary")).scalar()
+        conn.execute(sa.text("update blc.cell set nominal_capacity_ah = 2.5"))
+        pipeline.refresh_fade(conn, "c1", settings=get_settings(), formation_cycles=0)
+        nominal_basis = pd.read_sql(sa.text("select * from blc.cycle_stats order by cycle_index"), conn)
+        summary = conn.execute(sa.text("select * from blc.cell_summary")).mappings().one()
+
+    assert reference_basis["throughput_ah"].tolist() == pytest.approx([4.1, 8.2, 12.3, 16.0])
+    assert reference_basis["throughput_wh"].tolist() == pytest.approx([15.0, 30.0, 45.0, 60.0])
+    # cumulative discharge ÷ reference (2.0 Ah): 1, 2, 3, 3.9
+    assert basis == "reference"
+    assert reference_basis["equivalent_full_cycles"].tolist() == pytest.approx([1.0, 2.0, 3.0, 3.9])
+    # … ÷ nominal (2.5 Ah) once the cell has one
+    assert nominal_basis["equivalent_full_cycles"].tolist() == pytest.approx([0.8, 1.6, 2.4, 3.12])
+    assert summary["capacity_basis"] == "nominal"
+    assert summary["equivalent_full_cycles"] == pytest.approx(3.12)
+    assert summary["throughput_ah"] == pytest.approx(16.0)
+
+
+def test_projection_while_80_percent_is_not_reached(engine) -> None:  # type: ignore[no-untyped-def]
+    # retention 1 − 0.0011·(k − 2) exactly (reference = cycle 2, the median of 1–3): the line is at 0.8 at
+    # k = 183.8 and at 0.7 at k = 274.7, so the first whole cycles below are 184 and 275; the test stops at 150
+    discharge = [2.0 * (1 - 0.0011 * (k - 2)) for k in range(1, 151)]
+
+    _, summary = _run(engine, _stats(discharge))
+
+    assert summary["cycles_to_80"] is None
+    assert summary["projected_cycles_to_80"] == 184
+    assert summary["projected_cycles_to_70"] == 275
+
+
+def test_no_projection_once_reached_or_when_not_fading(engine) -> None:  # type: ignore[no-untyped-def]
+    _, flat = _run(engine, _stats([2.0] * 50))
+    assert flat["projected_cycles_to_80"] is None and flat["fade_per_100_cycles"] == pytest.approx(0.0)
+
+
+def test_coulombic_inefficiency_raw_and_smoothed(engine) -> None:  # type: ignore[no-untyped-def]
+    stats = _stats([2.0] * 12, [True] * 11 + [False])
+    ce = [0.99] * 12
+    ce[5] = 0.9  # cycle 6 is an outlier: the 9-cycle centred mean spreads it over cycles 2–10
+    stats["coulombic_efficiency"] = ce
+
+    fade, summary = _run(engine, stats)
+
+    assert fade["coulombic_inefficiency"].iloc[5] == pytest.approx(0.1)
+    smoothed = fade["coulombic_inefficiency_smoothed"]
+    assert smoothed.iloc[5] == pytest.approx((8 * 0.01 + 0.1) / 9)
+    assert smoothed.iloc[0] == pytest.approx(0.01)  # cycles 1–5 in its window
+    assert smoothed.iloc[1] == pytest.approx((5 * 0.01 + 0.1) / 6)  # cycles 1–6
+    assert np.isnan(smoothed.iloc[11])  # the incomplete last cycle
+    assert summary["coulombic_inefficiency_recent"] == pytest.approx((10 * 0.01 + 0.1) / 11)
+
+
+def test_knee_onset_of_a_fade_curve_with_a_knee(engine) -> None:  # type: ignore[no-untyped-def]
+    # slow linear fade, then 10× faster from cycle 120
+    discharge = [2.0 * (1 - 0.0004 * k - 0.004 * max(0, k - 120)) for k in range(1, 201)]
+
+    _, knee = _run(engine, _stats(discharge))
+
+    assert knee["knee_onset_cycle"] == 120
+    assert knee["knee_onset_retention"] == pytest.approx((1 - 0.0004 * 120) / (1 - 0.0004 * 2), rel=1e-6)
+
+
+def test_no_knee_on_a_straight_fade(engine) -> None:  # type: ignore[no-untyped-def]
+    _, summary = _run(engine, _stats([2.0 * (1 - 0.001 * k) for k in range(1, 201)]))
+
+    assert summary["knee_onset_cycle"] is None
