@@ -4,6 +4,7 @@ bad input.
     blc db upgrade
     blc ingest PATH… [--cell-id ID] [--project P] [--format F] [--force]
     blc cells | cycles CELL_ID | fade CELL_ID  [--format table|csv|json]
+    blc reprocess [CELL_ID…] [--all]
     blc redash refresh
     blc demo
     blc airflow ARGS…
@@ -22,10 +23,12 @@ from blc.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     import pandas as pd
+    from sqlalchemy.engine import Engine
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
 
-#: `blc cycles --format csv` columns (DESIGN §5), in this order; --all adds the rest.
+#: `blc cycles`: the full per-cycle metric set (DESIGN §5 + issue 5); `--all` adds the vendor summary and
+#: the bookkeeping columns.
 CYCLE_COLUMNS = (
     "cycle_index",
     "charge_capacity_ah",
@@ -40,8 +43,27 @@ CYCLE_COLUMNS = (
     "current_min_a",
     "voltage_charge_mean_v",
     "voltage_discharge_mean_v",
+    "voltage_charge_sample_mean_v",
+    "voltage_discharge_sample_mean_v",
+    "cc_capacity_ah",
+    "cv_capacity_ah",
+    "cv_time_second",
+    "temperature_min_celsius",
+    "temperature_mean_celsius",
+    "temperature_max_celsius",
+    "internal_resistance_ohm",
+    "reported_charge_capacity_ah",
+    "reported_discharge_capacity_ah",
+    "reported_charge_energy_wh",
+    "reported_discharge_energy_wh",
+    "throughput_ah",
+    "throughput_wh",
+    "equivalent_full_cycles",
+    "test_time_start_second",
     "test_time_end_second",
+    "duration_second",
     "n_points",
+    "complete",
 )
 FADE_COLUMNS = (
     "cycle_index",
@@ -50,6 +72,8 @@ FADE_COLUMNS = (
     "discharge_energy_wh",
     "energy_retention",
     "coulombic_efficiency",
+    "coulombic_inefficiency_smoothed",
+    "equivalent_full_cycles",
     "complete",
 )
 
@@ -74,6 +98,13 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("cell_id")
         command.add_argument("--format", choices=["table", "csv", "json"], default="table")
         command.add_argument("--all", action="store_true", help="every column, not only the usual ones")
+    reprocess = sub.add_parser(
+        "reprocess", help="recompute statistics and fade from stored samples (no raw file is read)"
+    )
+    reprocess.add_argument("cell_ids", nargs="*", metavar="CELL_ID")
+    reprocess.add_argument(
+        "--all", action="store_true", help="every cell, recomputed from its samples whatever its version"
+    )
     cells = sub.add_parser("cells", help="cells and their summaries")
     cells.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
@@ -139,6 +170,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.command == "ingest":
         return _ingest(args, settings)
+    if args.command == "reprocess":
+        return _reprocess(args, engine)
     if args.command == "cells":
         _emit(pipeline.cell_overview(engine), args.format)
         return EXIT_OK
@@ -237,6 +270,29 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
                 f"({outcome.format}, cycles by {outcome.cycle_rule}) in {outcome.seconds:.2f}s"
             )
     return status
+
+
+def _reprocess(args: argparse.Namespace, engine: Engine) -> int:
+    """Named cells (recomputed), every cell (`--all`, recomputed), or by default the cells whose statistics
+    are not of this processor version."""
+    from blc import pipeline
+
+    if args.all and args.cell_ids:
+        raise _BadInput("give cell ids or --all, not both")
+    known = set(pipeline.cell_overview(engine)["cell_id"])
+    unknown = [c for c in args.cell_ids if c not in known]
+    if unknown:
+        raise _BadInput(f"no cell {unknown[0]!r} (see `blc cells`)")
+    cells = args.cell_ids or pipeline.cells_to_reprocess(engine, every=args.all)
+    if not cells:
+        print(f"every cell is at processor version {pipeline.PROCESSOR_VERSION}: nothing to do")
+    for cell in cells:
+        outcome = pipeline.process_cell(cell, recompute=bool(args.all or args.cell_ids))
+        print(
+            f"reprocessed {cell}: {outcome.cycles} cycles ({outcome.complete_cycles} complete), "
+            f"processor {outcome.processor_version}, in {outcome.seconds:.2f}s"
+        )
+    return EXIT_OK
 
 
 def _emit(table: pd.DataFrame, fmt: str) -> None:

@@ -746,30 +746,6 @@ def cycle_batches(conn: Connection, cell_id: str, batch_rows: int, file_id: int)
     return [(start, min(start + step - 1, hi)) for start in range(lo, hi + 1, step)]
 
 
-def _cycle_stats_in_batches(conn: Connection, cell_id: str, batch_rows: int) -> pd.DataFrame:
-    """compute_cycle_stats over the cell's files in stitch order, one batch of whole cycles at a time (flat
-    memory), each file's cycles shifted by its stitch offsets. A batch is held back until the next
-    non-empty one is read, so each file's true last cycle is the one judged."""
-    files = conn.execute(
-        sa.text(
-            "select file_id, coalesce(cycle_offset, 0) as cycle_offset,"
-            " coalesce(test_time_offset_second, 0) as time_offset from blc.source_file"
-            " where cell_id = :cell and status in ('loaded', 'processed') order by stitch_position, file_id"
-        ),
-        {"cell": cell_id},
-    ).all()
-    parts: list[pd.DataFrame] = []
-    for file in files:
-        stats = _file_cycle_stats_in_batches(conn, cell_id, batch_rows, int(file.file_id))
-        stats["cycle_index"] += int(file.cycle_offset)
-        for column in ("test_time_start_second", "test_time_end_second"):
-            stats[column] += float(file.time_offset)
-        parts.append(stats)
-    if not parts:
-        return compute_cycle_stats(pd.DataFrame({c: pd.Series(dtype=np.float64) for c in _SAMPLE_COLUMNS}))
-    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-
-
 def _file_cycle_stats_in_batches(
     conn: Connection, cell_id: str, batch_rows: int, file_id: int
 ) -> pd.DataFrame:
@@ -786,6 +762,36 @@ def _file_cycle_stats_in_batches(
         return compute_cycle_stats(pd.DataFrame({c: pd.Series(dtype=np.float64) for c in _SAMPLE_COLUMNS}))
     parts.append(compute_cycle_stats(pending, holds_first_cycle=not parts, holds_last_cycle=True))
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+
+def _refresh_file_stats(conn: Connection, cell_id: str, batch_rows: int, recompute: bool) -> int:
+    """Recompute, from stored samples, the per-file statistics that are missing or of another processor
+    version (all of them when `recompute`); return how many files were recomputed."""
+    stale = (
+        conn.execute(
+            sa.text(
+                "select file_id from blc.source_file as f"
+                " where f.cell_id = :cell and f.status in ('loaded', 'processed')"
+                " and (:all or not exists (select 1 from blc.file_cycle_stats as s"
+                "  where s.file_id = f.file_id and s.processor_version = :version))"
+                " order by file_id"
+            ),
+            {"cell": cell_id, "all": recompute, "version": PROCESSOR_VERSION},
+        )
+        .scalars()
+        .all()
+    )
+    for file_id in stale:
+        conn.execute(sa.text("delete from blc.file_cycle_stats where file_id = :file"), {"file": file_id})
+        stats = _file_cycle_stats_in_batches(conn, cell_id, batch_rows, int(file_id))
+        db.copy_frame(
+            conn,
+            "blc.file_cycle_stats",
+            stats,
+            ["file_id", *CYCLE_STATS_COLUMNS, "processor_version"],
+            constants={"file_id": int(file_id), "processor_version": PROCESSOR_VERSION},
+        )
+    return len(stale)
 
 
 def stitch_cell(conn: Connection, cell_id: str) -> None:
@@ -833,8 +839,15 @@ def _natural_key(name: str) -> tuple[Any, ...]:
     return tuple(int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name))
 
 
-def process_cell(cell_id: str, *, settings: Settings | None = None) -> ProcessOutcome:
-    """Recompute the cell's cycle statistics, capacity fade and summary from its stored samples."""
+def process_cell(
+    cell_id: str, *, settings: Settings | None = None, recompute: bool = False
+) -> ProcessOutcome:
+    """Recompute the cell's cycle statistics, capacity fade and summary.
+
+    Each file's per-cycle statistics are taken as stored while it streamed in, when they are of the current
+    `PROCESSOR_VERSION`; otherwise (a bumped version, a file whose streamed statistics gave up, or
+    `recompute`) they are recomputed from its stored samples and stored again: no raw file is read. The
+    cell's cycle_stats are then the files' statistics in stitch order (sql/processors)."""
     started = time.monotonic()
     settings = settings or get_settings()
     engine = engine_for(settings)
@@ -843,18 +856,10 @@ def process_cell(cell_id: str, *, settings: Settings | None = None) -> ProcessOu
         conn.execute(sa.text("select pg_advisory_xact_lock(hashtext(:cell))"), {"cell": cell_id})
         formation = _formation_cycles(conn, cell_id)
         binds = {"cell_id": cell_id, "formation_cycles": formation, "processor_version": PROCESSOR_VERSION}
-        conn.execute(sa.text("delete from blc.cycle_stats where cell_id = :cell_id"), binds)
         stitch_cell(conn, cell_id)
-        taken = conn.execute(
-            sa.text(db.load_sql("processors/cycle_stats_from_file", settings.sql_dir)), binds
-        )
-        if taken.rowcount <= 0:  # a file without stats of this processor version: recompute from the rows
-            stats = _cycle_stats_in_batches(conn, cell_id, settings.chunk_rows)
-            stats.insert(0, "cell_id", cell_id)
-            stats["processor_version"] = PROCESSOR_VERSION
-            db.copy_frame(
-                conn, "blc.cycle_stats", stats, ["cell_id", *CYCLE_STATS_COLUMNS, "processor_version"]
-            )
+        recomputed = _refresh_file_stats(conn, cell_id, settings.chunk_rows, recompute)
+        conn.execute(sa.text("delete from blc.cycle_stats where cell_id = :cell_id"), binds)
+        conn.execute(sa.text(db.load_sql("processors/cycle_stats_from_file", settings.sql_dir)), binds)
         cycles, complete = conn.execute(
             sa.text(
                 "select count(*), count(*) filter (where complete) from blc.cycle_stats where cell_id = :c"
@@ -869,6 +874,8 @@ def process_cell(cell_id: str, *, settings: Settings | None = None) -> ProcessOu
             ),
             binds,
         )
+    if recomputed:
+        log.info("cell %s: statistics of %d file(s) recomputed from stored samples", cell_id, recomputed)
     outcome = ProcessOutcome(
         cell_id,
         int(cycles),
@@ -976,7 +983,10 @@ def cell_overview(engine: Engine) -> pd.DataFrame:
     query = """
         select c.cell_id, p.name as project, s.cycles, s.complete_cycles,
                s.first_discharge_capacity_ah, s.last_discharge_capacity_ah, s.reference_capacity_ah,
-               s.last_retention, s.fade_per_100_cycles, s.cycles_to_80, s.cycles_to_70,
+               s.nominal_capacity_ah, s.last_retention, s.last_energy_retention, s.fade_per_100_cycles,
+               s.cycles_to_80, s.cycles_to_70, s.projected_cycles_to_80, s.projected_cycles_to_70,
+               s.knee_onset_cycle, s.knee_onset_retention, s.coulombic_inefficiency_recent,
+               s.throughput_ah, s.equivalent_full_cycles, s.capacity_basis,
                (select count(*) from blc.source_file f where f.cell_id = c.cell_id
                   and f.status in ('loaded', 'processed')) as files
         from blc.cell as c
@@ -986,6 +996,26 @@ def cell_overview(engine: Engine) -> pd.DataFrame:
     """
     with engine.connect() as conn:
         return pd.read_sql(sa.text(query), conn)
+
+
+def cells_to_reprocess(engine: Engine, *, every: bool = False) -> list[str]:
+    """Cells with loaded files: all of them, or those whose statistics (per file, per cycle or summary)
+    are missing or of another processor version."""
+    query = """
+        select distinct f.cell_id from blc.source_file as f
+        where f.cell_id is not null and f.status in ('loaded', 'processed')
+          and (:every
+               or not exists (select 1 from blc.file_cycle_stats as s
+                              where s.file_id = f.file_id and s.processor_version = :version)
+               or exists (select 1 from blc.cycle_stats as c
+                          where c.cell_id = f.cell_id and c.processor_version <> :version)
+               or not exists (select 1 from blc.cell_summary as s
+                              where s.cell_id = f.cell_id and s.processor_version = :version))
+        order by f.cell_id
+    """
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(query), {"every": every, "version": PROCESSOR_VERSION}).scalars().all()
+    return [str(cell) for cell in rows]
 
 
 def cycle_table(engine: Engine, cell_id: str) -> pd.DataFrame:

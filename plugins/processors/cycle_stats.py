@@ -38,11 +38,12 @@ COUNTER_RESET_DROP = 0.01
 
 #: Constant-voltage detection (docs/adr/0006): a charging sample is "at the top" when its voltage is within
 #: max(CV_BAND_V, CV_BAND_FRACTION × V_top) of the cycle's highest charging voltage V_top and its current is
-#: above CV_MIN_CURRENT_FRACTION of the cycle's peak charge current I_cc (not rest noise). An interval is CV
-#: when both its ends are at the top and its current has fallen below CV_CURRENT_FRACTION × I_cc at one of
-#: them: the taper from the last CC sample on counts, a CC charge that merely touches V_top does not.
-CV_BAND_V = 0.005
-CV_BAND_FRACTION = 0.002
+#: above CV_MIN_CURRENT_FRACTION of the cycle's peak charge current I_cc (not rest noise). A run of
+#: consecutive samples at the top is a CV hold when its current falls below CV_CURRENT_FRACTION × I_cc
+#: somewhere in the run (the taper); every interval inside such a run is CV time. A CC charge that merely
+#: reaches V_top, without its current tapering, has no CV.
+CV_BAND_V = 0.002
+CV_BAND_FRACTION = 0.0005
 CV_CURRENT_FRACTION = 0.95
 CV_MIN_CURRENT_FRACTION = 1e-3
 #: The cell's temperature, first present wins (ambient is the chamber's, not the cell's: not used).
@@ -153,7 +154,12 @@ def constant_voltage_split(
     with np.errstate(invalid="ignore"):
         at_top = (current > CV_MIN_CURRENT_FRACTION * i_cc) & (voltage >= v_top - band)
         tapered = current < CV_CURRENT_FRACTION * i_cc
-    pair = at_top[1:] & at_top[:-1] & (tapered[1:] | tapered[:-1]) & (code[1:] == code[:-1])
+    # Runs of consecutive at-top samples of one cycle; a run is a CV hold when any of its samples tapered.
+    starts_run = at_top & ~np.concatenate(([False], at_top[:-1] & (code[1:] == code[:-1])))
+    run = np.cumsum(starts_run) - 1
+    held = np.bincount(run[at_top], weights=tapered[at_top], minlength=int(starts_run.sum())) > 0
+    in_hold = at_top & held[np.maximum(run, 0)] if held.size else at_top
+    pair = in_hold[1:] & in_hold[:-1] & (run[1:] == run[:-1])
     dt = np.diff(t)
     cv_time = _group_sum(np.where(pair, dt, 0.0), code[1:], n_cycles)
     area = np.where(pair, dt * (current[1:] + current[:-1]) * 0.5, 0.0)

@@ -1,7 +1,7 @@
--- A cell's cycle statistics from its files' per-cycle statistics, computed while each file was streamed
--- in, shifted by the file's stitch offsets (cycle numbers and test time continue the previous file).
--- Inserts nothing unless every loaded file of the cell has statistics of the current processor version:
--- the caller then recomputes from blc.timeseries. Binds: :cell_id, :processor_version.
+-- A cell's cycle statistics from its files' per-cycle statistics (computed while each file was streamed in,
+-- or recomputed from its stored samples by the pipeline), shifted by the file's stitch offsets (cycle
+-- numbers and test time continue the previous file). The pipeline has made every loaded file's statistics
+-- current first. Binds: :cell_id, :processor_version.
 with
 
 cell_files as (
@@ -15,18 +15,6 @@ cell_files as (
         and source_file.status in ('loaded', 'processed')
 ),
 
-covered as (
-    select count(*) as n_files
-    from cell_files
-    where exists (
-        select 1
-        from blc.file_cycle_stats as file_cycle_stats
-        where
-            file_cycle_stats.file_id = cell_files.file_id
-            and file_cycle_stats.processor_version = :processor_version
-    )
-),
-
 file_stats as (
     select
         file_cycle_stats.*,
@@ -34,7 +22,7 @@ file_stats as (
         cell_files.time_offset
     from blc.file_cycle_stats as file_cycle_stats
     inner join cell_files on cell_files.file_id = file_cycle_stats.file_id
-    where (select covered.n_files from covered) = (select count(*) from cell_files)
+    where file_cycle_stats.processor_version = :processor_version
 )
 
 insert into blc.cycle_stats (

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from blc import cli
+
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
 BLC = str(Path(sys.executable).with_name("blc"))
@@ -34,23 +36,10 @@ def test_ingest_cycles_fade_cells_and_reingest(blc_env: Path) -> None:
     assert "loaded arbin_example.csv → cell arbin_example: 2142 rows, 2 cycles" in first.stdout
     assert again.returncode == 0 and again.stdout.startswith("skipped arbin_example.csv: same content")
     rows = list(csv.DictReader(io.StringIO(cycles.stdout)))
-    assert list(rows[0]) == [
-        "cycle_index",
-        "charge_capacity_ah",
-        "discharge_capacity_ah",
-        "charge_energy_wh",
-        "discharge_energy_wh",
-        "coulombic_efficiency",
-        "energy_efficiency",
-        "voltage_max_v",
-        "voltage_min_v",
-        "current_max_a",
-        "current_min_a",
-        "voltage_charge_mean_v",
-        "voltage_discharge_mean_v",
-        "test_time_end_second",
-        "n_points",
-    ]
+    assert tuple(rows[0]) == cli.CYCLE_COLUMNS
+    assert {"cv_capacity_ah", "temperature_mean_celsius", "equivalent_full_cycles", "complete"} <= set(
+        rows[0]
+    )
     assert [r["cycle_index"] for r in rows] == ["1", "2"]
     assert float(rows[1]["discharge_capacity_ah"]) == pytest.approx(1.0734087, rel=1e-6)
     assert int(rows[1]["n_points"]) == 1282
