@@ -650,22 +650,27 @@ def _ensure_cell(
     conn.execute(
         sa.text(
             "insert into blc.cell (cell_id, project_id, nominal_capacity_ah, tester, chemistry, anode,"
-            " cathode, form_factor, metadata)"
+            " cathode, form_factor, source, temperature_celsius, metadata)"
             " values (:cell, :project, :nominal, :tester, :chemistry, :anode, :cathode, :form_factor,"
-            " cast(:metadata as jsonb))"
+            " :source, :temperature_celsius, cast(:metadata as jsonb))"
             " on conflict (cell_id) do update set metadata = blc.cell.metadata || excluded.metadata,"
             " nominal_capacity_ah = coalesce(excluded.nominal_capacity_ah, blc.cell.nominal_capacity_ah),"
             " chemistry = coalesce(excluded.chemistry, blc.cell.chemistry),"
             " anode = coalesce(excluded.anode, blc.cell.anode),"
             " cathode = coalesce(excluded.cathode, blc.cell.cathode),"
-            " form_factor = coalesce(excluded.form_factor, blc.cell.form_factor)"
+            " form_factor = coalesce(excluded.form_factor, blc.cell.form_factor),"
+            " source = coalesce(excluded.source, blc.cell.source),"
+            " temperature_celsius = coalesce(excluded.temperature_celsius, blc.cell.temperature_celsius)"
         ),
         {
             "cell": cell_id,
             "project": project_id,
             "nominal": file_metadata.get("nominal_capacity_ah"),
             "tester": format_name.split("_")[0],
-            **{key: file_metadata.get(key) for key in ("chemistry", "anode", "cathode", "form_factor")},
+            **{
+                key: file_metadata.get(key)
+                for key in ("chemistry", "anode", "cathode", "form_factor", "source", "temperature_celsius")
+            },
             "metadata": json.dumps(metadata, default=str),
         },
     )

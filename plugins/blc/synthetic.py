@@ -54,9 +54,14 @@ class CellModel:
     fade_sqrt: float = 0.002  # fraction per √cycle
     fade_linear: float = 0.00006  # fraction per cycle
     resistance_growth: float = 0.0004  # fraction per cycle
+    #: A knee: from this cycle on, capacity falls by `knee_fade` more per cycle (None: no knee).
+    knee_cycle: int | None = None
+    knee_fade: float = 0.0
 
     def capacity_at(self, cycle: int) -> float:
         loss = self.fade_sqrt * np.sqrt(cycle - 1) + self.fade_linear * (cycle - 1)
+        if self.knee_cycle is not None:
+            loss += self.knee_fade * max(0, cycle - self.knee_cycle)
         return self.capacity_ah * max(0.5, 1.0 - loss)
 
     def resistance_at(self, cycle: int) -> float:
@@ -143,15 +148,23 @@ def _per_cycle_counters(t: npt.NDArray, current: npt.NDArray, volt: npt.NDArray)
     }
 
 
-def iter_chunks(rows: int, *, seed: int = 7, chunk_rows: int = 500_000) -> Iterator[pd.DataFrame]:
-    """Exactly `rows` samples of the model cell, as frames of about `chunk_rows` rows each, with the columns
-    t, step_t, step, cycle, i, v, charge_ah, discharge_ah, charge_wh, discharge_wh, r, temp."""
+def iter_chunks(
+    rows: int,
+    *,
+    seed: int = 7,
+    chunk_rows: int = 500_000,
+    model: CellModel | None = None,
+    cycles: int | None = None,
+) -> Iterator[pd.DataFrame]:
+    """Exactly `rows` samples of the model cell (fewer if `cycles` whole cycles end first), as frames of
+    about `chunk_rows` rows each, with the columns t, step_t, step, cycle, i, v, charge_ah, discharge_ah,
+    charge_wh, discharge_wh, r, temp."""
     rng = np.random.default_rng(seed)
-    model = CellModel()
+    model = model or CellModel()
     cycle, emitted, t_offset = 1, 0, 0.0
     pending: list[pd.DataFrame] = []
     pending_rows = 0
-    while emitted < rows:
+    while emitted < rows and (cycles is None or cycle <= cycles):
         samples = _cycle(rng, model, cycle)
         n = min(samples["t"].size, rows - emitted)
         frame = pd.DataFrame({key: value[:n] for key, value in samples.items()})
@@ -167,20 +180,22 @@ def iter_chunks(rows: int, *, seed: int = 7, chunk_rows: int = 500_000) -> Itera
         cycle += 1
         pending.append(frame)
         pending_rows += n
-        if pending_rows >= chunk_rows or emitted >= rows:
+        if pending_rows >= chunk_rows or emitted >= rows or cycle > (cycles or cycle):
             yield pd.concat(pending, ignore_index=True)
             pending, pending_rows = [], 0
 
 
-def write_arbin_csv(path: Path, rows: int, *, seed: int = 7) -> Path:
-    """An Arbin MITS CSV export of `rows` data rows (BEEP's header), plus the ``_Metadata.csv`` sidecar BEEP
-    needs beside it. Values carry the digits a real export does (µV, µA), not 17."""
+def write_arbin_csv(
+    path: Path, rows: int, *, seed: int = 7, model: CellModel | None = None, cycles: int | None = None
+) -> Path:
+    """An Arbin MITS CSV export of `rows` data rows (BEEP's header), or of `cycles` whole cycles, plus the
+    ``_Metadata.csv`` sidecar BEEP needs beside it. Values carry the digits a real export does (µV, µA)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     first = 1
     options = pacsv.WriteOptions(include_header=False, quoting_style="none")
     with path.open("wb") as handle:
         handle.write((",".join(ARBIN_HEADER) + "\n").encode())
-        for chunk in iter_chunks(rows, seed=seed):
+        for chunk in iter_chunks(rows, seed=seed, model=model, cycles=cycles):
             n = len(chunk)
             v = chunk["v"].to_numpy()
             dvdt = np.gradient(v) / SAMPLE_SECONDS if n > 1 else np.zeros(n)
