@@ -33,13 +33,76 @@ _BATTERYARCHIVE_COLUMNS: dict[str, tuple[str, ...]] = {
     "Cycle_Index": ("cycle_index",),
     "Current (A)": ("current_ampere",),
     "Voltage (V)": ("voltage_volt",),
-    "Charge_Capacity (Ah)": ("cycle_charging_capacity_ah", "charging_capacity_ah"),
-    "Discharge_Capacity (Ah)": ("cycle_discharging_capacity_ah", "discharging_capacity_ah"),
-    "Charge_Energy (Wh)": ("cycle_charging_energy_wh", "charging_energy_wh"),
-    "Discharge_Energy (Wh)": ("cycle_discharging_energy_wh", "discharging_energy_wh"),
+    "Charge_Capacity (Ah)": (
+        "cycle_charging_capacity_ah",
+        "charging_capacity_ah",
+        "step_charging_capacity_ah",
+    ),
+    "Discharge_Capacity (Ah)": (
+        "cycle_discharging_capacity_ah",
+        "discharging_capacity_ah",
+        "step_discharging_capacity_ah",
+    ),
+    "Charge_Energy (Wh)": ("cycle_charging_energy_wh", "charging_energy_wh", "step_charging_energy_wh"),
+    "Discharge_Energy (Wh)": (
+        "cycle_discharging_energy_wh",
+        "discharging_energy_wh",
+        "step_discharging_energy_wh",
+    ),
     "Environment_Temperature (C)": ("ambient_temperature_celsius",),
     "Cell_Temperature (C)": ("surface_temperature_celsius", "temperature_t1_celsius"),
 }
+
+
+#: A counter that drops by more than this share of its value has restarted (processors.cycle_stats).
+_RESTART_DROP = 0.01
+
+
+class CycleScope:
+    """A step-scope counter (restarts every step) rewritten as a per-cycle one, as the archive's columns are:
+    within a cycle, each restarted segment continues from the sum of the earlier segments' maxima. Frames
+    arrive in order and may cut a cycle anywhere: the running state carries over. NaN stays NaN (a counter
+    written only while charging)."""
+
+    def __init__(self) -> None:
+        self.cycle: float | None = None
+        self.last = np.nan  # last value seen (for restart detection)
+        self.segment_max = np.nan
+        self.offset = 0.0  # sum of the finished segments' maxima in the current cycle
+
+    def convert(self, values: np.ndarray, cycle: np.ndarray) -> np.ndarray:
+        out = np.full(values.shape, np.nan)
+        valid = np.flatnonzero(~np.isnan(values))
+        if valid.size == 0:
+            return out
+        v, c = values[valid], cycle[valid].astype(np.float64)
+        previous_v = np.concatenate(([self.last], v[:-1]))
+        previous_c = np.concatenate(([np.nan if self.cycle is None else self.cycle], c[:-1]))
+        restart = v < previous_v - np.maximum(np.abs(previous_v) * _RESTART_DROP, 1e-12)
+        new_cycle = c != previous_c
+        new_segment = new_cycle | restart
+        segment = np.cumsum(new_segment) - (0 if new_segment[0] else 1)  # -1: continues the carried one
+        starts = np.flatnonzero(np.concatenate(([True], segment[1:] != segment[:-1])))
+        maxima = np.maximum.reduceat(v, starts)
+        if segment[0] < 0:  # the carried segment goes on: its maximum so far counts too
+            maxima[0] = np.fmax(maxima[0], self.segment_max)
+        first_cycle = c[starts] == (np.nan if self.cycle is None else self.cycle)
+        carried = np.where(first_cycle & (c[starts] == c[starts[0]]), self.offset, 0.0)
+        if not new_cycle[0] and restart[0]:  # the first row restarts within the carried cycle
+            carried[0] = self.offset + float(np.nan_to_num(self.segment_max))
+        # offsets: carried + the maxima of the earlier segments of the same cycle in this frame
+        cycle_of = c[starts]
+        group_start = np.concatenate(([True], cycle_of[1:] != cycle_of[:-1]))
+        before = np.cumsum(maxima) - maxima
+        base = before[np.maximum.accumulate(np.where(group_start, np.arange(starts.size), 0))]
+        offsets = (
+            carried[np.maximum.accumulate(np.where(group_start, np.arange(starts.size), 0))] + before - base
+        )
+        sizes = np.diff(np.append(starts, v.size))
+        out[valid] = v + np.repeat(offsets, sizes)
+        self.cycle, self.last = float(c[-1]), float(v[-1])
+        self.segment_max, self.offset = float(maxima[-1]), float(offsets[-1])
+        return out
 
 
 class ExportError(Exception):
@@ -131,10 +194,16 @@ def _write_batteryarchive(
     }
     with partial.open("w", encoding="utf-8", newline="") as handle:
         header_written = False
+        scopes = {h: CycleScope() for h, source in sources.items() if source and source.startswith("step_")}
         for frame in _frames(engine, cell_id, present):
             out = pd.DataFrame(index=frame.index)
             for header, source in sources.items():
                 out[header] = frame[source] if source is not None else np.nan
+                if header in scopes:  # the archive's counters are per cycle
+                    out[header] = scopes[header].convert(
+                        out[header].to_numpy(dtype=np.float64),
+                        frame["cycle_index"].to_numpy(dtype=np.float64),
+                    )
             unix = out["Date_Time"]
             out["Date_Time"] = pd.to_datetime(unix, unit="s", utc=True).dt.strftime("%Y-%m-%d %H:%M:%S.%f")
             out.loc[unix.isna(), "Date_Time"] = ""

@@ -6,8 +6,9 @@
   written as ``0d 00:00:05.0000``.
 - ``Amps`` is unsigned in some exports and signed in others; ``State`` says what the channel did (``C``
   charge, ``D`` discharge, ``R`` rest). The sign is taken from the state: + for C, − for D.
-- ``Amp-hr`` / ``Watt-hr`` count the charge (during C) or the discharge (during D) and restart when the
-  mode changes: they become the per-cycle reported counters, split by state.
+- ``Amp-hr`` / ``Watt-hr`` count the charge (during C) or the discharge (during D) and restart at every
+  step (``maccor_001.txt``: again at the CV step after the CC step of the same charge): they become the
+  step-scope reported counters (``step_charging_capacity_ah``…), split by state.
 - ``Cyc#`` is the instrument's cycle counter (→ ``cycle_count``). Some procedures never advance it
   (``xTESLADIAG_000019_CH70.070``: ~30 cycles under Cyc# 1); the pipeline's cycle rule finds those cycles.
 - ``DPt Time`` is the lab's local wall-clock time (``MM/DD/YYYY hh:mm:ss``).
@@ -72,8 +73,8 @@ _AUX_CELSIUS = (-60.0, 150.0)
 #: What a chunk holds after `_finish`, in canonical names.
 _PRODUCED = {
     "_amps": ("current_ampere",),
-    "_amp_hr": ("cycle_charging_capacity_ah", "cycle_discharging_capacity_ah"),
-    "_watt_hr": ("cycle_charging_energy_wh", "cycle_discharging_energy_wh"),
+    "_amp_hr": ("step_charging_capacity_ah", "step_discharging_capacity_ah"),
+    "_watt_hr": ("step_charging_energy_wh", "step_discharging_energy_wh"),
     "_state": (),
 }
 _HEADER_SEARCH_LINES = 40

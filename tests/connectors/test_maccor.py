@@ -108,9 +108,9 @@ def test_unsigned_amps_take_their_sign_from_state() -> None:
     assert frame["voltage_volt"].iloc[0] == pytest.approx(3.89501793)
     assert frame["current_ampere"].min() == pytest.approx(-9.6868848707)
     assert frame["current_ampere"].max() == pytest.approx(4.845960174)
-    charging = frame["cycle_charging_capacity_ah"].notna()
+    charging = frame["step_charging_capacity_ah"].notna()
     assert (frame.loc[charging, "current_ampere"] >= 0).all()
-    assert (frame.loc[frame["cycle_discharging_capacity_ah"].notna(), "current_ampere"] <= 0).all()
+    assert (frame.loc[frame["step_discharging_capacity_ah"].notna(), "current_ampere"] <= 0).all()
 
 
 def test_header_block_becomes_metadata() -> None:
