@@ -83,6 +83,8 @@ def update(conn: Connection, file_id: int, **fields: Any) -> None:
         "cycle_rule",
         "uri",
         "etag",
+        "sha256",
+        "size_bytes",
         "first_cycle_index",
         "last_cycle_index",
         "clock_start_unix_second",

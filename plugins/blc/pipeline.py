@@ -256,12 +256,9 @@ def publish_file(
                 reason=reason,
                 seconds=time.monotonic() - started,
             )
-        entry = ledger.register(
-            conn, uri=uri, sha256=sha, size_bytes=stat.st_size, etag=etag, status="stable"
-        )
-        ledger.update(conn, entry.file_id, uri=uri, etag=etag)
-        ledger.start_attempt(conn, entry.file_id)
-    file_id = entry.file_id
+        grown = None if force else _grown_version(conn, uri, path, stat.st_size)
+        # A grown file's ledger row is changed only by the append's own transaction, when it succeeds.
+        file_id = _register(conn, uri, sha, stat.st_size, etag) if grown is None else grown.file_id
 
     # One pass: each chunk is parsed, numbered into cycles, queued for validation and COPYed while the next
     # is parsed; Great Expectations imports meanwhile. Rows become visible only when the one transaction
@@ -284,9 +281,12 @@ def publish_file(
             stream = replace(stream, metadata={**stream.metadata, **beside})
         plan = None if "cycle_count" in stream.columns else _assign_cycles(stream)
         summary = _vendor_summary(path, stream.format)
-    except ConnectorError as exc:
-        return _quarantine(engine, uri, label, file_id, exc, started)
     except Exception as exc:
+        if grown is not None:  # the stored version stays as it is; the new content gets its own row
+            with engine.begin() as conn:
+                file_id = _register(conn, uri, sha, stat.st_size, etag)
+        if isinstance(exc, ConnectorError):
+            return _quarantine(engine, uri, label, file_id, exc, started)
         _mark_failed(engine, file_id, exc)
         raise
 
@@ -303,9 +303,23 @@ def publish_file(
         log.info(
             "%s: vendor columns not mapped to BDF (not stored): %s", label, ", ".join(stream.unmapped_columns)
         )
+    if grown is not None:
+        try:
+            loaded = _append(engine, stream, plan, grown, target, settings, warm_up, sha, etag, stat.st_size)
+        except _NotAnAppend as exc:  # rolled back: load the whole file as a new version instead
+            log.info("%s: grew, but %s; loading it whole", label, exc)
+            grown = None
+            with engine.begin() as conn:
+                file_id = _register(conn, uri, sha, stat.st_size, etag)
+            target = replace(target, file_id=file_id)
+        except (ConnectorError, validation.ValidationFailed) as exc:
+            with engine.begin() as conn:
+                file_id = _register(conn, uri, sha, stat.st_size, etag)
+            return _quarantine(engine, uri, label, file_id, exc, started)
     try:
         try:
-            loaded = _load(engine, stream, plan, target, settings, warm_up)
+            if grown is None:
+                loaded = _load(engine, stream, plan, target, settings, warm_up)
         except CounterStuck:  # rolled back; number the rows again, the transitions' boundaries added
             log.info("%s: the cycle counter is stuck; cycles from charge/discharge transitions too", label)
             loaded = _load(engine, stream, _assign_cycles(stream), target, settings, warm_up)
@@ -336,6 +350,60 @@ def publish_file(
         None,
         time.monotonic() - started,
         tuple(dict.fromkeys([cell, *loaded.replaced_cells])),
+    )
+
+
+def _register(conn: Connection, uri: str, sha: str, size_bytes: int, etag: str) -> int:
+    entry = ledger.register(conn, uri=uri, sha256=sha, size_bytes=size_bytes, etag=etag, status="stable")
+    ledger.update(conn, entry.file_id, uri=uri, etag=etag)
+    ledger.start_attempt(conn, entry.file_id)
+    return entry.file_id
+
+
+@dataclass(frozen=True)
+class _Grown:
+    """The loaded version of a URI whose bytes the new content starts with."""
+
+    file_id: int
+    size_bytes: int
+    rows: int
+    last_cycle_index: int
+    cycle_rule: str
+    cell_id: str
+    format: str
+
+
+class _NotAnAppend(Exception):
+    """The new content is not the old one plus rows: it is loaded whole instead."""
+
+
+def _grown_version(conn: Connection, uri: str, path: Path, size_bytes: int) -> _Grown | None:
+    """The loaded version of this URI that the file extends: same bytes up to its size, ending with a line
+    break (so no row of it was cut), and more bytes after. None when there is none."""
+    row = conn.execute(
+        sa.text(
+            "select file_id, sha256, size_bytes, rows, last_cycle_index, cycle_rule, cell_id, format"
+            " from blc.source_file where uri = :uri and status in ('loaded', 'processed')"
+            " order by file_id desc limit 1"
+        ),
+        {"uri": uri},
+    ).first()
+    if row is None or not row.rows or row.last_cycle_index is None or row.size_bytes >= size_bytes:
+        return None
+    with path.open("rb") as handle:
+        handle.seek(row.size_bytes - 1)
+        if handle.read(1) != b"\n":
+            return None
+    if share.prefix_sha256(path, row.size_bytes) != row.sha256:
+        return None
+    return _Grown(
+        int(row.file_id),
+        int(row.size_bytes),
+        int(row.rows),
+        int(row.last_cycle_index),
+        str(row.cycle_rule),
+        str(row.cell_id),
+        str(row.format),
     )
 
 
@@ -439,6 +507,8 @@ class _Numbering:
         self.time_first: float | None = None
         self.time_last: float | None = None
         self.clock_start: float | None = None
+        #: A grown file: the cycle of its last stored row, as numbered now.
+        self.boundary_cycle: int | None = None
 
     def number(self, chunk: pd.DataFrame, label: str) -> np.ndarray:
         n = len(chunk)
@@ -557,9 +627,14 @@ def _numbered_chunks(
     label: str,
     validator: ChunkValidator,
     streamed_stats: StreamedCycleStats,
+    *,
+    keep_from_row: int = 0,
+    stats_from_cycle: int | None = None,
 ) -> Iterator[pd.DataFrame]:
     """The file's chunks with their cycle numbers and record indexes, each handed to the validator and to
-    the per-cycle statistics before COPY takes it."""
+    the per-cycle statistics before COPY takes it. A grown file's stored rows (before `keep_from_row`) are
+    numbered but not yielded: only those of cycles from `stats_from_cycle` on reach the statistics, and the
+    validator resumes after the last of them."""
     for chunk in stream.chunks(None):
         offset, n = numbering.rows, len(chunk)
         chunk["cycle_index"] = numbering.number(chunk, label)
@@ -568,8 +643,19 @@ def _numbered_chunks(
         elif chunk["record_index"].isna().any():
             position = pd.Series(np.arange(offset + 1, offset + n + 1), dtype="Int64")
             chunk["record_index"] = chunk["record_index"].fillna(position)
+        sample_columns = [c for c in _SAMPLE_COLUMNS if c in chunk.columns]
+        if offset < keep_from_row:
+            kept = keep_from_row - offset  # rows of this chunk already stored
+            stored = chunk.iloc[: min(kept, n)]
+            if stats_from_cycle is not None:
+                streamed_stats.add(stored.loc[stored["cycle_index"] >= stats_from_cycle, sample_columns])
+            numbering.boundary_cycle = int(stored["cycle_index"].iloc[-1])
+            if kept >= n:
+                continue
+            validator.resume_after(stored)
+            chunk = chunk.iloc[kept:].reset_index(drop=True)
         validator.add(chunk)
-        streamed_stats.add(chunk[[c for c in _SAMPLE_COLUMNS if c in chunk.columns]])
+        streamed_stats.add(chunk[sample_columns])
         if numbering.chunks % TRIM_EVERY_CHUNKS == 0:
             tuning.trim_heap()
         yield chunk
@@ -674,6 +760,94 @@ def _ensure_cell(
             "metadata": json.dumps(metadata, default=str),
         },
     )
+
+
+def _append(
+    engine: Engine,
+    stream: StreamedRead,
+    plan: CycleAssignment | None,
+    grown: _Grown,
+    target: _Target,
+    settings: Settings,
+    warm_up: threading.Thread,
+    sha: str,
+    etag: str,
+    size_bytes: int,
+) -> _Loaded:
+    """Load only the rows a grown file added, in one transaction, and recompute only the cycles they touch
+    (the old last cycle, perhaps unfinished then, and the new ones). The file is parsed whole, so cycle
+    numbering is exactly that of a full load; rows already stored are neither validated nor written again.
+    Raises _NotAnAppend (nothing written) when the result would differ from a full load: another format or
+    cell, another cycle rule, or numbering that does not continue the stored rows."""
+    from blc.validation import ChunkValidator
+
+    if stream.format != grown.format or target.cell_id != grown.cell_id:
+        raise _NotAnAppend(f"its format or cell changed ({stream.format}, {target.cell_id})")
+    stored = {*stream.columns, "cycle_index", "record_index"}
+    columns = ["cell_id", "file_id", *(c for c in TIMESERIES_COLUMNS if c in stored)]
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("select 1 from blc.source_file where file_id = :file for update"), {"file": grown.file_id}
+        )
+        numbering = _Numbering(plan)
+        streamed_stats = StreamedCycleStats(max_open_rows=2 * settings.chunk_rows, starts_at_file_start=False)
+        first_line = stream.first_data_line + grown.rows if stream.first_data_line is not None else None
+        validator = ChunkValidator(
+            CANONICAL_SUITE,
+            expectations_dir=settings.expectations_dir,
+            file_label=target.label,
+            first_data_line=first_line,
+            batch_rows=VALIDATION_BATCH_CHUNKS * settings.chunk_rows,
+            warm_up_thread=warm_up,
+        )
+        chunks = _numbered_chunks(
+            stream,
+            numbering,
+            target.label,
+            validator,
+            streamed_stats,
+            keep_from_row=grown.rows,
+            stats_from_cycle=grown.last_cycle_index,
+        )
+        rows = db.copy_frames(
+            conn,
+            "blc.timeseries",
+            chunks,
+            columns,
+            constants={"cell_id": grown.cell_id, "file_id": grown.file_id},
+        )
+        if rows:  # bytes without rows (a blank line) leave nothing new to validate
+            validator.finish()
+        try:
+            rule = numbering.finish()
+        except CounterStuck:
+            raise _NotAnAppend("its cycle counter now reads as stuck") from None
+        if rule != grown.cycle_rule or numbering.boundary_cycle != grown.last_cycle_index:
+            raise _NotAnAppend(f"its cycles are numbered differently now (rule {rule})")
+        conn.execute(
+            sa.text("delete from blc.file_cycle_stats where file_id = :file and cycle_index >= :cycle"),
+            {"file": grown.file_id, "cycle": grown.last_cycle_index},
+        )
+        _store_file_cycle_stats(conn, grown.file_id, streamed_stats, target.label)
+        conn.execute(sa.text("delete from blc.vendor_cycle_summary where file_id = :f"), {"f": grown.file_id})
+        if target.summary is not None:
+            _store_vendor_summary(conn, grown.file_id, target.summary, "cycle_count" in stream.columns)
+        ledger.update(
+            conn,
+            grown.file_id,
+            status="loaded",
+            sha256=sha,
+            size_bytes=size_bytes,
+            etag=etag,
+            rows=grown.rows + rows,
+            parser_version=stream.parser_version,
+            last_cycle_index=numbering.last_cycle,
+            test_time_last_second=numbering.time_last,
+            error=None,
+        )
+        _record_validation(conn, grown.file_id, "canonical", CANONICAL_SUITE, success=True, failed=[])
+    log.info("%s: grew by %d rows; cycles from %d on recomputed", target.label, rows, grown.last_cycle_index)
+    return _Loaded(rows, rule, ())
 
 
 def _replace_rows(conn: Connection, file_ids: list[int]) -> list[str]:
@@ -863,7 +1037,6 @@ def process_cell(
         binds = {"cell_id": cell_id, "formation_cycles": formation, "processor_version": PROCESSOR_VERSION}
         stitch_cell(conn, cell_id)
         recomputed = _refresh_file_stats(conn, cell_id, settings.chunk_rows, recompute)
-        conn.execute(sa.text("delete from blc.cycle_stats where cell_id = :cell_id"), binds)
         conn.execute(sa.text(db.load_sql("processors/cycle_stats_from_file", settings.sql_dir)), binds)
         cycles, complete = conn.execute(
             sa.text(

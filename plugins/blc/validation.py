@@ -526,6 +526,11 @@ class ChunkValidator:
         if ready and self._pending_rows >= self.batch_rows:
             self._drain()
 
+    def resume_after(self, last_row: pd.DataFrame) -> None:
+        """Validate as the continuation of rows already validated, the last of which is `last_row` (a file
+        that grew: only its new rows are checked, against the row before them)."""
+        self._previous = last_row[[c for c in self.columns if c in last_row.columns]].iloc[[-1]]
+
     def finish(self) -> None:
         if self._pending or self._previous is None:
             self._drain()

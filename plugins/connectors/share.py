@@ -108,6 +108,18 @@ def path_from_uri(uri: str) -> Path:
     return Path(unquote(parsed.path))
 
 
+def prefix_sha256(path: Path, size_bytes: int, chunk_bytes: int = 1 << 20) -> str | None:
+    """sha256 of the file's first `size_bytes` bytes (None when the file is shorter): tells a file that grew
+    by appended rows from one that was rewritten."""
+    digest = hashlib.sha256()
+    left = size_bytes
+    with path.open("rb") as handle:
+        while left > 0 and (block := handle.read(min(chunk_bytes, left))):
+            digest.update(block)
+            left -= len(block)
+    return digest.hexdigest() if left == 0 else None
+
+
 def sha256_of(path: Path, chunk_bytes: int = 1 << 20) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:

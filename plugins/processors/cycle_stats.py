@@ -341,8 +341,11 @@ class StreamedCycleStats:
     breaks the order, or whose open cycle outgrows `max_open_rows`, gives up (``result`` is None) and the
     caller recomputes from the stored rows instead."""
 
-    def __init__(self, max_open_rows: int) -> None:
+    def __init__(self, max_open_rows: int, *, starts_at_file_start: bool = True) -> None:
         self.max_open_rows = max_open_rows
+        #: False when the rows begin at a later cycle (a grown file's tail): its first cycle is not the
+        #: file's first, so the "began mid-cycle" judgement does not apply to it.
+        self.starts_at_file_start = starts_at_file_start
         self.given_up: str | None = None
         self._open: pd.DataFrame | None = None
         self._parts: list[pd.DataFrame] = []
@@ -358,7 +361,9 @@ class StreamedCycleStats:
         closed = cycle < cycle[-1]
         if closed.any():
             self._parts.append(
-                compute_cycle_stats(frame[closed], holds_first_cycle=not self._parts, holds_last_cycle=False)
+                compute_cycle_stats(
+                    frame[closed], holds_first_cycle=self._holds_first_cycle(), holds_last_cycle=False
+                )
             )
         self._open = frame[~closed].reset_index(drop=True)
         if len(self._open) > self.max_open_rows:
@@ -369,7 +374,9 @@ class StreamedCycleStats:
             return None
         if self._open is not None and len(self._open):
             self._parts.append(
-                compute_cycle_stats(self._open, holds_first_cycle=not self._parts, holds_last_cycle=True)
+                compute_cycle_stats(
+                    self._open, holds_first_cycle=self._holds_first_cycle(), holds_last_cycle=True
+                )
             )
             self._open = None
         if not self._parts:
@@ -378,6 +385,9 @@ class StreamedCycleStats:
             }
             return compute_cycle_stats(pd.DataFrame({"cycle_index": pd.Series(dtype=np.int64), **empty}))
         return pd.concat(self._parts, ignore_index=True) if len(self._parts) > 1 else self._parts[0]
+
+    def _holds_first_cycle(self) -> bool:
+        return self.starts_at_file_start and not self._parts
 
     def _give_up(self, reason: str) -> None:
         self.given_up = reason

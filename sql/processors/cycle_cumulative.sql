@@ -1,6 +1,7 @@
 -- Cumulative figures of one cell's cycles (DESIGN §11): throughput = charge + discharge Ah (Wh) moved up to
 -- the end of each cycle; equivalent full cycles = cumulative discharge Ah ÷ the cell's nominal capacity, or
--- its reference capacity when no nominal one is known (cell_summary.capacity_basis says which).
+-- its reference capacity when no nominal one is known (cell_summary.capacity_basis says which). Rows
+-- whose figures are unchanged are not rewritten.
 -- Binds: :cell_id, :formation_cycles.
 with
 
@@ -29,4 +30,12 @@ set
     throughput_wh = running.throughput_wh,
     equivalent_full_cycles = running.discharged_ah / nullif((select basis.capacity_ah from basis), 0)
 from running
-where cycle_stats.cell_id = :cell_id and cycle_stats.cycle_index = running.cycle_index
+where
+    cycle_stats.cell_id = :cell_id
+    and cycle_stats.cycle_index = running.cycle_index
+    and (cycle_stats.throughput_ah, cycle_stats.throughput_wh, cycle_stats.equivalent_full_cycles)
+    is distinct from (
+        running.throughput_ah,
+        running.throughput_wh,
+        running.discharged_ah / nullif((select basis.capacity_ah from basis), 0)
+    )

@@ -60,10 +60,12 @@ def test_new_content_at_same_uri_supersedes_old_rows(engine, blc_env: Path) -> N
     path.write_text("".join(lines[:1001]))
     first, _ = pipeline.ingest(path.as_uri())
 
-    path.write_text("".join(lines))  # the cycler appended rows
+    lines[5] = lines[5].replace(",3.", ",2.", 1)  # an earlier row rewritten: not a file that only grew
+    path.write_text("".join(lines))
     second, _ = pipeline.ingest(path.as_uri())
 
     assert (first.rows, second.rows) == (1000, 2142)
+    assert second.file_id != first.file_id
     assert _scalar(engine, "select count(*) from blc.timeseries") == 2142
     assert _scalar(engine, "select count(distinct file_id) from blc.timeseries") == 1
     assert (
