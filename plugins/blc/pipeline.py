@@ -28,12 +28,12 @@ from blc.validation import CANONICAL_SUITE
 from connectors import companions, registry, share, sidecars
 from connectors.base import StreamedRead
 from connectors.errors import CorruptFile
+from processors.curves import CURVE_COLUMNS
 from processors.cycle_stats import (
     CYCLE_STATS_COLUMNS,
     PROCESSOR_VERSION,
     SAMPLE_EXTRAS,
     StreamedCycleStats,
-    compute_cycle_stats,
 )
 from processors.cycles import CounterStuck, CycleAssignment, StreamedCycles, assign_cycles
 from processors.fade import knee_onset
@@ -81,7 +81,14 @@ TIMESERIES_COLUMNS: tuple[str, ...] = (
     "temperature_t1_celsius",
 )
 #: Tables a successful ingest changes; the Redash queries reading them are refreshed.
-PUBLISHED_TABLES = ("blc.timeseries", "blc.cycle_stats", "blc.capacity_fade", "blc.cell_summary", "blc.cell")
+PUBLISHED_TABLES = (
+    "blc.timeseries",
+    "blc.cycle_stats",
+    "blc.capacity_fade",
+    "blc.cell_summary",
+    "blc.cell",
+    "blc.curve",
+)
 
 
 @dataclass(frozen=True)
@@ -451,7 +458,7 @@ def _load(
                 {"id": old_id},
             )
         numbering = _Numbering(plan)
-        streamed_stats = StreamedCycleStats(max_open_rows=2 * settings.chunk_rows)
+        streamed_stats = StreamedCycleStats(max_open_rows=2 * settings.chunk_rows, with_curves=True)
         validator = ChunkValidator(
             CANONICAL_SUITE,
             expectations_dir=settings.expectations_dir,
@@ -552,16 +559,23 @@ class _Numbering:
 def _store_file_cycle_stats(
     conn: Connection, file_id: int, streamed_stats: StreamedCycleStats, label: str
 ) -> None:
+    """The file's per-cycle statistics and curves, as gathered while it streamed in (nothing when the
+    gathering gave up: the processor then recomputes them from the stored rows)."""
     stats = streamed_stats.result()
-    if stats is None:
+    curves = streamed_stats.curves()
+    if stats is None or curves is None:
         log.info("%s: cycle stats left to the processor (%s)", label, streamed_stats.given_up)
         return
+    constants = {"file_id": file_id, "processor_version": PROCESSOR_VERSION}
     db.copy_frame(
         conn,
         "blc.file_cycle_stats",
         stats,
         ["file_id", *CYCLE_STATS_COLUMNS, "processor_version"],
-        constants={"file_id": file_id, "processor_version": PROCESSOR_VERSION},
+        constants=constants,
+    )
+    db.copy_frame(
+        conn, "blc.file_curve", curves, ["file_id", *CURVE_COLUMNS, "processor_version"], constants=constants
     )
 
 
@@ -790,7 +804,9 @@ def _append(
             sa.text("select 1 from blc.source_file where file_id = :file for update"), {"file": grown.file_id}
         )
         numbering = _Numbering(plan)
-        streamed_stats = StreamedCycleStats(max_open_rows=2 * settings.chunk_rows, starts_at_file_start=False)
+        streamed_stats = StreamedCycleStats(
+            max_open_rows=2 * settings.chunk_rows, starts_at_file_start=False, with_curves=True
+        )
         first_line = stream.first_data_line + grown.rows if stream.first_data_line is not None else None
         validator = ChunkValidator(
             CANONICAL_SUITE,
@@ -824,10 +840,11 @@ def _append(
             raise _NotAnAppend("its cycle counter now reads as stuck") from None
         if rule != grown.cycle_rule or numbering.boundary_cycle != grown.last_cycle_index:
             raise _NotAnAppend(f"its cycles are numbered differently now (rule {rule})")
-        conn.execute(
-            sa.text("delete from blc.file_cycle_stats where file_id = :file and cycle_index >= :cycle"),
-            {"file": grown.file_id, "cycle": grown.last_cycle_index},
-        )
+        for table in ("blc.file_cycle_stats", "blc.file_curve"):
+            conn.execute(
+                sa.text(f"delete from {table} where file_id = :file and cycle_index >= :cycle"),
+                {"file": grown.file_id, "cycle": grown.last_cycle_index},
+            )
         _store_file_cycle_stats(conn, grown.file_id, streamed_stats, target.label)
         conn.execute(sa.text("delete from blc.vendor_cycle_summary where file_id = :f"), {"f": grown.file_id})
         if target.summary is not None:
@@ -865,6 +882,7 @@ def _replace_rows(conn: Connection, file_ids: list[int]) -> list[str]:
     )
     conn.execute(sa.text("delete from blc.timeseries where file_id = any(:ids)"), {"ids": file_ids})
     conn.execute(sa.text("delete from blc.file_cycle_stats where file_id = any(:ids)"), {"ids": file_ids})
+    conn.execute(sa.text("delete from blc.file_curve where file_id = any(:ids)"), {"ids": file_ids})
     conn.execute(sa.text("delete from blc.vendor_cycle_summary where file_id = any(:ids)"), {"ids": file_ids})
     return list(cells)
 
@@ -925,22 +943,15 @@ def cycle_batches(conn: Connection, cell_id: str, batch_rows: int, file_id: int)
     return [(start, min(start + step - 1, hi)) for start in range(lo, hi + 1, step)]
 
 
-def _file_cycle_stats_in_batches(
+def _file_stats_from_rows(
     conn: Connection, cell_id: str, batch_rows: int, file_id: int
-) -> pd.DataFrame:
-    parts: list[pd.DataFrame] = []
-    pending: pd.DataFrame | None = None
+) -> StreamedCycleStats:
+    """The file's statistics and curves from its stored rows, read in batches of whole cycles (flat memory)
+    and gathered exactly as when the file streamed in."""
+    gathered = StreamedCycleStats(max_open_rows=1 << 62, with_curves=True)
     for cycles in cycle_batches(conn, cell_id, batch_rows, file_id):
-        samples = read_cell_samples(conn, cell_id, cycles, file_id=file_id)
-        if samples.empty:
-            continue
-        if pending is not None:
-            parts.append(compute_cycle_stats(pending, holds_first_cycle=not parts, holds_last_cycle=False))
-        pending = samples
-    if pending is None:
-        return compute_cycle_stats(pd.DataFrame({c: pd.Series(dtype=np.float64) for c in _SAMPLE_COLUMNS}))
-    parts.append(compute_cycle_stats(pending, holds_first_cycle=not parts, holds_last_cycle=True))
-    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        gathered.add(read_cell_samples(conn, cell_id, cycles, file_id=file_id))
+    return gathered
 
 
 def _refresh_file_stats(conn: Connection, cell_id: str, batch_rows: int, recompute: bool) -> int:
@@ -961,15 +972,10 @@ def _refresh_file_stats(conn: Connection, cell_id: str, batch_rows: int, recompu
         .all()
     )
     for file_id in stale:
-        conn.execute(sa.text("delete from blc.file_cycle_stats where file_id = :file"), {"file": file_id})
-        stats = _file_cycle_stats_in_batches(conn, cell_id, batch_rows, int(file_id))
-        db.copy_frame(
-            conn,
-            "blc.file_cycle_stats",
-            stats,
-            ["file_id", *CYCLE_STATS_COLUMNS, "processor_version"],
-            constants={"file_id": int(file_id), "processor_version": PROCESSOR_VERSION},
-        )
+        for table in ("blc.file_cycle_stats", "blc.file_curve"):
+            conn.execute(sa.text(f"delete from {table} where file_id = :file"), {"file": file_id})
+        gathered = _file_stats_from_rows(conn, cell_id, batch_rows, int(file_id))
+        _store_file_cycle_stats(conn, int(file_id), gathered, f"file {file_id}")
     return len(stale)
 
 

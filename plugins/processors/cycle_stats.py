@@ -14,10 +14,16 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from processors.cycles import CycleRule, assign_cycles, current_direction
+from processors.curves import compute_curves
+from processors.cycles import (
+    SECONDS_PER_HOUR,
+    CycleRule,
+    assign_cycles,
+    current_direction,
+    in_cycle_order,
+)
 
 PROCESSOR_VERSION = "3"
-SECONDS_PER_HOUR = 3600.0
 #: A per-cycle counter above this fraction of its cycle maximum at the first sample = file began mid-cycle.
 MID_CYCLE_FRACTION = 0.01
 
@@ -212,14 +218,6 @@ def _starts_mid_cycle(counters: dict[str, npt.NDArray[np.float64]], first_cycle_
     return False
 
 
-def _in_cycle_order(cycle: npt.NDArray[np.int64], t: npt.NDArray[np.float64]) -> bool:
-    """Rows already sorted by (cycle, time): true of anything streamed from a file, so no sort is needed."""
-    if cycle.size < 2:
-        return True
-    step = np.diff(cycle)
-    return bool((step >= 0).all() and ((step > 0) | (np.diff(t) >= 0)).all())
-
-
 def compute_cycle_stats(
     samples: pd.DataFrame, *, holds_first_cycle: bool = True, holds_last_cycle: bool = True
 ) -> pd.DataFrame:
@@ -241,7 +239,7 @@ def compute_cycle_stats(
         "v": samples["voltage_volt"].to_numpy(dtype=np.float64),
         **{name: samples[name].to_numpy(dtype=np.float64, na_value=np.nan) for name in present},
     }
-    if not _in_cycle_order(cycle, t):
+    if not in_cycle_order(cycle, t):
         order = np.lexsort((t, cycle))  # stable: equal times keep their row order
         cycle, t = cycle[order], t[order]
         columns = {name: values[order] for name, values in columns.items()}
@@ -334,15 +332,20 @@ def compute_cycle_stats(
 
 
 class StreamedCycleStats:
-    """compute_cycle_stats over a file read chunk by chunk, without holding the file.
+    """compute_cycle_stats (and, with `with_curves`, compute_curves) over a file read chunk by chunk,
+    without holding the file.
 
     Rows arrive in file order, where cycle_index never decreases (both cycle rules number cycles in file
     order). Each chunk completes every cycle but its last, whose rows wait for the next chunk. A file that
     breaks the order, or whose open cycle outgrows `max_open_rows`, gives up (``result`` is None) and the
     caller recomputes from the stored rows instead."""
 
-    def __init__(self, max_open_rows: int, *, starts_at_file_start: bool = True) -> None:
+    def __init__(
+        self, max_open_rows: int, *, starts_at_file_start: bool = True, with_curves: bool = False
+    ) -> None:
         self.max_open_rows = max_open_rows
+        self.with_curves = with_curves
+        self._curve_parts: list[pd.DataFrame] = []
         #: False when the rows begin at a later cycle (a grown file's tail): its first cycle is not the
         #: file's first, so the "began mid-cycle" judgement does not apply to it.
         self.starts_at_file_start = starts_at_file_start
@@ -360,6 +363,8 @@ class StreamedCycleStats:
             return
         closed = cycle < cycle[-1]
         if closed.any():
+            if self.with_curves:
+                self._curve_parts.append(compute_curves(frame[closed]))
             self._parts.append(
                 compute_cycle_stats(
                     frame[closed], holds_first_cycle=self._holds_first_cycle(), holds_last_cycle=False
@@ -373,6 +378,8 @@ class StreamedCycleStats:
         if self.given_up:
             return None
         if self._open is not None and len(self._open):
+            if self.with_curves:
+                self._curve_parts.append(compute_curves(self._open))
             self._parts.append(
                 compute_cycle_stats(
                     self._open, holds_first_cycle=self._holds_first_cycle(), holds_last_cycle=True
@@ -386,12 +393,24 @@ class StreamedCycleStats:
             return compute_cycle_stats(pd.DataFrame({"cycle_index": pd.Series(dtype=np.int64), **empty}))
         return pd.concat(self._parts, ignore_index=True) if len(self._parts) > 1 else self._parts[0]
 
+    def curves(self) -> pd.DataFrame | None:
+        """The curves of the cycles `result` returned (call it first); None when it gave up."""
+        if self.given_up or not self.with_curves:
+            return None
+        return (
+            pd.concat(self._curve_parts, ignore_index=True)
+            if self._curve_parts
+            else compute_curves(
+                pd.DataFrame({c: pd.Series(dtype=np.float64) for c in ("cycle_index", "test_time_second")})
+            )
+        )
+
     def _holds_first_cycle(self) -> bool:
         return self.starts_at_file_start and not self._parts
 
     def _give_up(self, reason: str) -> None:
         self.given_up = reason
-        self._open, self._parts = None, []
+        self._open, self._parts, self._curve_parts = None, [], []
 
 
 def stats_of_frame(frame: pd.DataFrame) -> tuple[CycleRule, pd.DataFrame]:

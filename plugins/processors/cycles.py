@@ -27,6 +27,7 @@ MIN_ALTERNATIONS_TO_OVERRULE = 3
 STUCK_RATIO = 2
 #: |current| below this fraction of the largest |current| in the file counts as rest.
 REST_FRACTION = 1e-3
+SECONDS_PER_HOUR = 3600.0
 
 
 class CycleRule(StrEnum):
@@ -39,6 +40,14 @@ class CycleRule(StrEnum):
 class CycleAssignment:
     cycle_index: npt.NDArray[np.int32]
     rule: CycleRule
+
+
+def in_cycle_order(cycle: npt.NDArray[np.int64], t: npt.NDArray[np.float64]) -> bool:
+    """Rows already sorted by (cycle, time): true of anything streamed from a file, so no sort is needed."""
+    if cycle.size < 2:
+        return True
+    step = np.diff(cycle)
+    return bool((step >= 0).all() and ((step > 0) | (np.diff(t) >= 0)).all())
 
 
 def current_direction(

@@ -1,4 +1,5 @@
--- One row per cell: metadata, project and the capacity-fade summary (retention, cycles to 80 % / 70 %).
+-- One row per cell: metadata, project and the capacity-fade summary (retention, cycles to 80 % / 70 %, the
+-- projected cycle to 80 % while not reached, knee onset, energy retention, equivalent full cycles).
 with
 
 cells as (
@@ -32,7 +33,11 @@ summaries as (
         cell_summary.last_retention,
         cell_summary.fade_per_100_cycles,
         cell_summary.cycles_to_80,
-        cell_summary.cycles_to_70
+        cell_summary.cycles_to_70,
+        cell_summary.projected_cycles_to_80,
+        cell_summary.knee_onset_cycle,
+        cell_summary.last_energy_retention,
+        cell_summary.equivalent_full_cycles
     from blc.cell_summary as cell_summary
 ),
 
@@ -54,6 +59,10 @@ final as (
         round((summaries.fade_per_100_cycles * 100)::numeric, 3) as fade_pct_per_100_cycles,
         summaries.cycles_to_80,
         summaries.cycles_to_70,
+        summaries.projected_cycles_to_80,
+        summaries.knee_onset_cycle,
+        round((summaries.last_energy_retention * 100)::numeric, 2) as last_energy_retention_pct,
+        round(summaries.equivalent_full_cycles::numeric, 1) as equivalent_full_cycles,
         cells.created_at
     from cells
     left join projects on projects.project_id = cells.project_id
@@ -77,6 +86,10 @@ select
     final.fade_pct_per_100_cycles,
     final.cycles_to_80,
     final.cycles_to_70,
+    final.projected_cycles_to_80,
+    final.knee_onset_cycle,
+    final.last_energy_retention_pct,
+    final.equivalent_full_cycles,
     final.created_at
 from final
 order by final.cell_id
