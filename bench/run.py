@@ -14,7 +14,14 @@ Figures (bench/results/latest.json):
     startup_seconds          `blc ingest` of a 2,000-row file: the per-process fixed cost
     parse_rows_per_s         our connector alone, streaming the 1M-row file to canonical frames
     peak_rss_mb_1m / _5m     peak resident memory of `blc ingest` (the kernel's ru_maxrss of the process)
-    stats_10m_seconds        per-cycle statistics over 10M canonical rows, in memory
+    stats_10m_seconds        per-cycle statistics over 10M canonical rows, in memory (all metrics: CC/CV,
+                             temperatures, resistance, reported counters)
+    curves_10m_seconds       V–Q curves (LTTB to 500 points per half-cycle) and dQ/dV over the same rows
+    stats_sql_5m_seconds     the SQL alternative for the same step: per-cycle charge/discharge Ah and Wh only
+                             (window lag + trapezoid + group by) over the 5M-row cell in Postgres, against
+    stats_numpy_5m_seconds   compute_cycle_stats (every metric) over the same 5M rows in memory
+    fade_refresh_seconds     cumulative throughput/EFC, capacity_fade, cell_summary and knee of the 5M-row
+                             cell (6,000-odd cycles): the SQL part of processing (docs/adr/0006)
     fade_query_ms            the dashboard's capacity-fade query (redash/queries/capacity_fade.sql) for 20
                              cells, over 1,000 cells × 1,000 cycles; median of 20 runs
     dag_parse_seconds        DagBag parse of dags/ (Airflow imported beforehand, as the scheduler has it)
@@ -58,6 +65,7 @@ TARGETS: tuple[tuple[str, float, str], ...] = (
     ("peak_rss_mb_1m", 400, "max"),
     ("peak_rss_mb_5m", 400, "max"),
     ("stats_10m_seconds", 10.0, "max"),
+    ("curves_10m_seconds", 10.0, "max"),
     ("fade_query_ms", 200.0, "max"),
 )
 
@@ -119,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
             floor_seconds_5m=floor_5m,
             floor_ratio_5m=run_5m.seconds / floor_5m,
         )
+        print("== per-cycle statistics in SQL vs numpy, and the SQL fade step (5M-row cell)", flush=True)
+        figures.update(stats_sql_vs_numpy(database_url, "bench_5m", args.rows_5m, args.seed))
         print(f"== fixed cost per process: blc ingest of a {SMALL_ROWS:,}-row file", flush=True)
         empty_tables(database_url)
         figures["startup_seconds"] = min(
@@ -339,13 +349,81 @@ def time_parse(path: Path) -> float:
 
 
 def time_stats(rows: int, seed: int) -> dict[str, float]:
+    from processors.curves import compute_curves
     from processors.cycle_stats import compute_cycle_stats
 
     frame = synthetic.canonical_frame(rows, seed=seed)
     began = time.perf_counter()
     stats = compute_cycle_stats(frame)
     seconds = time.perf_counter() - began
-    return {"stats_rows": float(len(frame)), "stats_cycles": float(len(stats)), "stats_10m_seconds": seconds}
+    began = time.perf_counter()
+    curves = compute_curves(frame)
+    curve_seconds = time.perf_counter() - began
+    return {
+        "stats_rows": float(len(frame)),
+        "stats_cycles": float(len(stats)),
+        "stats_10m_seconds": seconds,
+        "curves_10m_seconds": curve_seconds,
+        "curve_rows": float(len(curves)),
+    }
+
+
+#: Per-cycle charge/discharge capacity and energy in SQL: what the numpy step would be as a query.
+_SQL_STATS = """
+with steps as (
+    select
+        cycle_index,
+        test_time_second - lag(test_time_second) over w as dt,
+        current_ampere as i, lag(current_ampere) over w as i0,
+        voltage_volt * current_ampere as p, lag(voltage_volt * current_ampere) over w as p0
+    from blc.timeseries
+    where cell_id = %(cell)s
+    window w as (partition by cycle_index order by test_time_second, record_index)
+)
+select
+    cycle_index,
+    sum(dt * (greatest(i, 0) + greatest(i0, 0)) / 2) / 3600 as charge_ah,
+    sum(dt * (greatest(-i, 0) + greatest(-i0, 0)) / 2) / 3600 as discharge_ah,
+    sum(dt * (greatest(p, 0) + greatest(p0, 0)) / 2) / 3600 as charge_wh,
+    sum(dt * (greatest(-p, 0) + greatest(-p0, 0)) / 2) / 3600 as discharge_wh
+from steps
+group by cycle_index
+"""
+
+
+def stats_sql_vs_numpy(url: str, cell: str, rows: int, seed: int) -> dict[str, float]:
+    """The numpy/SQL split of docs/adr/0006, measured: per-cycle integration in SQL (four sums only) and in
+    numpy (every metric) over the same rows, and the SQL fade step on the cell's statistics."""
+    import psycopg2
+    import sqlalchemy as sa
+
+    from blc import pipeline
+    from blc.settings import get_settings
+    from processors.cycle_stats import compute_cycle_stats
+
+    with psycopg2.connect(url) as conn, conn.cursor() as cursor:
+        began = time.perf_counter()
+        cursor.execute(_SQL_STATS, {"cell": cell})
+        sql_cycles = len(cursor.fetchall())
+        sql_seconds = time.perf_counter() - began
+    frame = synthetic.canonical_frame(rows, seed=seed)
+    began = time.perf_counter()
+    numpy_cycles = len(compute_cycle_stats(frame))
+    numpy_seconds = time.perf_counter() - began
+    assert sql_cycles == numpy_cycles, (sql_cycles, numpy_cycles)
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg2://", 1))
+    with engine.begin() as conn:
+        began = time.perf_counter()
+        pipeline.refresh_fade(conn, cell, settings=get_settings(), formation_cycles=0)
+        fade_seconds = time.perf_counter() - began
+    engine.dispose()
+    return {
+        "stats_sql_5m_seconds": sql_seconds,
+        "stats_numpy_5m_seconds": numpy_seconds,
+        "stats_sql_to_numpy_ratio": sql_seconds / numpy_seconds,
+        "fade_refresh_seconds": fade_seconds,
+        "fade_refresh_cycles": float(numpy_cycles),
+    }
 
 
 def fade_query(
@@ -485,6 +563,11 @@ def print_table(figures: dict[str, Any]) -> None:
         ("peak RSS, 1M rows", f"{figures['peak_rss_mb_1m']:.0f} MB", "≤ 400 MB"),
         ("peak RSS, 5M rows", f"{figures['peak_rss_mb_5m']:.0f} MB", "≤ 400 MB"),
         ("cycle stats, 10M rows", f"{figures['stats_10m_seconds']:.2f} s", "≤ 10 s"),
+        ("curves (V–Q + dQ/dV), 10M rows", f"{figures['curves_10m_seconds']:.2f} s", "≤ 10 s"),
+        ("per-cycle sums in SQL, 5M rows", f"{figures['stats_sql_5m_seconds']:.2f} s", ""),
+        ("  all metrics in numpy, same rows", f"{figures['stats_numpy_5m_seconds']:.2f} s", ""),
+        ("  SQL ÷ numpy", f"{figures['stats_sql_to_numpy_ratio']:.1f}×", ""),
+        ("fade step (SQL + knee), 5M-row cell", f"{figures['fade_refresh_seconds']:.2f} s", ""),
         ("fade query, 20 of 1000 cells", f"{figures['fade_query_ms']:.1f} ms", "≤ 200 ms"),
         ("DAG parse (dags/)", f"{figures['dag_parse_seconds']:.3f} s", ""),
     ]
@@ -500,6 +583,7 @@ def print_table(figures: dict[str, Any]) -> None:
             "peak RSS, 1M rows": "peak_rss_mb_1m",
             "peak RSS, 5M rows": "peak_rss_mb_5m",
             "cycle stats, 10M rows": "stats_10m_seconds",
+            "curves (V–Q + dQ/dV), 10M rows": "curves_10m_seconds",
             "fade query, 20 of 1000 cells": "fade_query_ms",
         }.get(label)
         verdict = figures["targets"].get(key, {}).get("met") if key else None

@@ -22,13 +22,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from blc import db, ledger, tuning
+from blc.curve_store import CurveSpool
 from blc.errors import ConnectorError
 from blc.settings import Settings, get_settings
 from blc.validation import CANONICAL_SUITE
 from connectors import companions, registry, share, sidecars
 from connectors.base import StreamedRead
 from connectors.errors import CorruptFile
-from processors.curves import CURVE_COLUMNS
 from processors.cycle_stats import (
     CYCLE_STATS_COLUMNS,
     PROCESSOR_VERSION,
@@ -458,7 +458,7 @@ def _load(
                 {"id": old_id},
             )
         numbering = _Numbering(plan)
-        streamed_stats = StreamedCycleStats(max_open_rows=2 * settings.chunk_rows, with_curves=True)
+        gathered = _gathering(target.file_id, max_open_rows=2 * settings.chunk_rows)
         validator = ChunkValidator(
             CANONICAL_SUITE,
             expectations_dir=settings.expectations_dir,
@@ -467,7 +467,7 @@ def _load(
             batch_rows=VALIDATION_BATCH_CHUNKS * settings.chunk_rows,
             warm_up_thread=warm_up,
         )
-        chunks = _numbered_chunks(stream, numbering, target.label, validator, streamed_stats)
+        chunks = _numbered_chunks(stream, numbering, target.label, validator, gathered.stats)
         rows = db.copy_frames(
             conn,
             "blc.timeseries",
@@ -477,7 +477,7 @@ def _load(
         )
         validator.finish()
         rule = numbering.finish()  # may raise CounterStuck: the transaction rolls back
-        _store_file_cycle_stats(conn, target.file_id, streamed_stats, target.label)
+        _store_file_cycle_stats(conn, target.file_id, gathered, target.label)
         if target.summary is not None:
             _store_vendor_summary(conn, target.file_id, target.summary, "cycle_count" in stream.columns)
         ledger.update(
@@ -556,27 +556,38 @@ class _Numbering:
         return self.counter.finish().value
 
 
-def _store_file_cycle_stats(
-    conn: Connection, file_id: int, streamed_stats: StreamedCycleStats, label: str
-) -> None:
+def _gathering(file_id: int, *, max_open_rows: int, starts_at_file_start: bool = True) -> _Gathered:
+    """Per-cycle statistics and curves gathered from a stream of rows: curves spooled as they are made."""
+    curves = CurveSpool(file_id, PROCESSOR_VERSION)
+    stats = StreamedCycleStats(
+        max_open_rows=max_open_rows, starts_at_file_start=starts_at_file_start, on_curves=curves.add
+    )
+    return _Gathered(stats, curves)
+
+
+@dataclass(frozen=True)
+class _Gathered:
+    stats: StreamedCycleStats
+    curves: CurveSpool
+
+
+def _store_file_cycle_stats(conn: Connection, file_id: int, gathered: _Gathered, label: str) -> None:
     """The file's per-cycle statistics and curves, as gathered while it streamed in (nothing when the
     gathering gave up: the processor then recomputes them from the stored rows)."""
-    stats = streamed_stats.result()
-    curves = streamed_stats.curves()
-    if stats is None or curves is None:
+    streamed_stats, curves = gathered.stats, gathered.curves
+    stats = streamed_stats.result()  # hands the last cycles' curves to the spool too
+    if stats is None:
         log.info("%s: cycle stats left to the processor (%s)", label, streamed_stats.given_up)
+        curves.discard()
         return
-    constants = {"file_id": file_id, "processor_version": PROCESSOR_VERSION}
     db.copy_frame(
         conn,
         "blc.file_cycle_stats",
         stats,
         ["file_id", *CYCLE_STATS_COLUMNS, "processor_version"],
-        constants=constants,
+        constants={"file_id": file_id, "processor_version": PROCESSOR_VERSION},
     )
-    db.copy_frame(
-        conn, "blc.file_curve", curves, ["file_id", *CURVE_COLUMNS, "processor_version"], constants=constants
-    )
+    curves.copy_into(conn)
 
 
 def _vendor_summary(path: Path, format_name: str) -> companions.VendorSummary | None:
@@ -804,8 +815,8 @@ def _append(
             sa.text("select 1 from blc.source_file where file_id = :file for update"), {"file": grown.file_id}
         )
         numbering = _Numbering(plan)
-        streamed_stats = StreamedCycleStats(
-            max_open_rows=2 * settings.chunk_rows, starts_at_file_start=False, with_curves=True
+        gathered = _gathering(
+            grown.file_id, max_open_rows=2 * settings.chunk_rows, starts_at_file_start=False
         )
         first_line = stream.first_data_line + grown.rows if stream.first_data_line is not None else None
         validator = ChunkValidator(
@@ -821,7 +832,7 @@ def _append(
             numbering,
             target.label,
             validator,
-            streamed_stats,
+            gathered.stats,
             keep_from_row=grown.rows,
             stats_from_cycle=grown.last_cycle_index,
         )
@@ -845,7 +856,7 @@ def _append(
                 sa.text(f"delete from {table} where file_id = :file and cycle_index >= :cycle"),
                 {"file": grown.file_id, "cycle": grown.last_cycle_index},
             )
-        _store_file_cycle_stats(conn, grown.file_id, streamed_stats, target.label)
+        _store_file_cycle_stats(conn, grown.file_id, gathered, target.label)
         conn.execute(sa.text("delete from blc.vendor_cycle_summary where file_id = :f"), {"f": grown.file_id})
         if target.summary is not None:
             _store_vendor_summary(conn, grown.file_id, target.summary, "cycle_count" in stream.columns)
@@ -943,14 +954,12 @@ def cycle_batches(conn: Connection, cell_id: str, batch_rows: int, file_id: int)
     return [(start, min(start + step - 1, hi)) for start in range(lo, hi + 1, step)]
 
 
-def _file_stats_from_rows(
-    conn: Connection, cell_id: str, batch_rows: int, file_id: int
-) -> StreamedCycleStats:
+def _file_stats_from_rows(conn: Connection, cell_id: str, batch_rows: int, file_id: int) -> _Gathered:
     """The file's statistics and curves from its stored rows, read in batches of whole cycles (flat memory)
     and gathered exactly as when the file streamed in."""
-    gathered = StreamedCycleStats(max_open_rows=1 << 62, with_curves=True)
+    gathered = _gathering(file_id, max_open_rows=1 << 62)
     for cycles in cycle_batches(conn, cell_id, batch_rows, file_id):
-        gathered.add(read_cell_samples(conn, cell_id, cycles, file_id=file_id))
+        gathered.stats.add(read_cell_samples(conn, cell_id, cycles, file_id=file_id))
     return gathered
 
 

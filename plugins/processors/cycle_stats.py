@@ -10,6 +10,8 @@ Everything is a vectorised group reduction: no Python loop over rows or cycles.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -332,8 +334,9 @@ def compute_cycle_stats(
 
 
 class StreamedCycleStats:
-    """compute_cycle_stats (and, with `with_curves`, compute_curves) over a file read chunk by chunk,
-    without holding the file.
+    """compute_cycle_stats over a file read chunk by chunk, without holding the file; with `on_curves`,
+    compute_curves too, each closed batch of cycles' curves handed to that callback as soon as they are
+    made (curves are as large as a tenth of the file or more: the caller spools them, memory stays flat).
 
     Rows arrive in file order, where cycle_index never decreases (both cycle rules number cycles in file
     order). Each chunk completes every cycle but its last, whose rows wait for the next chunk. A file that
@@ -341,11 +344,14 @@ class StreamedCycleStats:
     caller recomputes from the stored rows instead."""
 
     def __init__(
-        self, max_open_rows: int, *, starts_at_file_start: bool = True, with_curves: bool = False
+        self,
+        max_open_rows: int,
+        *,
+        starts_at_file_start: bool = True,
+        on_curves: Callable[[pd.DataFrame], None] | None = None,
     ) -> None:
         self.max_open_rows = max_open_rows
-        self.with_curves = with_curves
-        self._curve_parts: list[pd.DataFrame] = []
+        self.on_curves = on_curves
         #: False when the rows begin at a later cycle (a grown file's tail): its first cycle is not the
         #: file's first, so the "began mid-cycle" judgement does not apply to it.
         self.starts_at_file_start = starts_at_file_start
@@ -363,8 +369,8 @@ class StreamedCycleStats:
             return
         closed = cycle < cycle[-1]
         if closed.any():
-            if self.with_curves:
-                self._curve_parts.append(compute_curves(frame[closed]))
+            if self.on_curves is not None:
+                self.on_curves(compute_curves(frame[closed]))
             self._parts.append(
                 compute_cycle_stats(
                     frame[closed], holds_first_cycle=self._holds_first_cycle(), holds_last_cycle=False
@@ -378,8 +384,8 @@ class StreamedCycleStats:
         if self.given_up:
             return None
         if self._open is not None and len(self._open):
-            if self.with_curves:
-                self._curve_parts.append(compute_curves(self._open))
+            if self.on_curves is not None:
+                self.on_curves(compute_curves(self._open))
             self._parts.append(
                 compute_cycle_stats(
                     self._open, holds_first_cycle=self._holds_first_cycle(), holds_last_cycle=True
@@ -393,24 +399,12 @@ class StreamedCycleStats:
             return compute_cycle_stats(pd.DataFrame({"cycle_index": pd.Series(dtype=np.int64), **empty}))
         return pd.concat(self._parts, ignore_index=True) if len(self._parts) > 1 else self._parts[0]
 
-    def curves(self) -> pd.DataFrame | None:
-        """The curves of the cycles `result` returned (call it first); None when it gave up."""
-        if self.given_up or not self.with_curves:
-            return None
-        return (
-            pd.concat(self._curve_parts, ignore_index=True)
-            if self._curve_parts
-            else compute_curves(
-                pd.DataFrame({c: pd.Series(dtype=np.float64) for c in ("cycle_index", "test_time_second")})
-            )
-        )
-
     def _holds_first_cycle(self) -> bool:
         return self.starts_at_file_start and not self._parts
 
     def _give_up(self, reason: str) -> None:
         self.given_up = reason
-        self._open, self._parts, self._curve_parts = None, [], []
+        self._open, self._parts = None, []
 
 
 def stats_of_frame(frame: pd.DataFrame) -> tuple[CycleRule, pd.DataFrame]:

@@ -21,6 +21,10 @@ FIGURES = (
     "peak_rss_mb_1m",
     "peak_rss_mb_5m",
     "stats_10m_seconds",
+    "curves_10m_seconds",
+    "stats_sql_5m_seconds",
+    "stats_numpy_5m_seconds",
+    "fade_refresh_seconds",
     "fade_query_ms",
     "dag_parse_seconds",
 )
