@@ -761,9 +761,9 @@ def _ensure_cell(
     conn.execute(
         sa.text(
             "insert into blc.cell (cell_id, project_id, nominal_capacity_ah, tester, chemistry, anode,"
-            " cathode, form_factor, source, temperature_celsius, metadata)"
+            " cathode, form_factor, source, temperature_celsius, half_cell, metadata)"
             " values (:cell, :project, :nominal, :tester, :chemistry, :anode, :cathode, :form_factor,"
-            " :source, :temperature_celsius, cast(:metadata as jsonb))"
+            " :source, :temperature_celsius, :half_cell, cast(:metadata as jsonb))"
             " on conflict (cell_id) do update set metadata = blc.cell.metadata || excluded.metadata,"
             " nominal_capacity_ah = coalesce(excluded.nominal_capacity_ah, blc.cell.nominal_capacity_ah),"
             " chemistry = coalesce(excluded.chemistry, blc.cell.chemistry),"
@@ -771,7 +771,8 @@ def _ensure_cell(
             " cathode = coalesce(excluded.cathode, blc.cell.cathode),"
             " form_factor = coalesce(excluded.form_factor, blc.cell.form_factor),"
             " source = coalesce(excluded.source, blc.cell.source),"
-            " temperature_celsius = coalesce(excluded.temperature_celsius, blc.cell.temperature_celsius)"
+            " temperature_celsius = coalesce(excluded.temperature_celsius, blc.cell.temperature_celsius),"
+            " half_cell = coalesce(excluded.half_cell, blc.cell.half_cell)"
         ),
         {
             "cell": cell_id,
@@ -782,6 +783,9 @@ def _ensure_cell(
                 key: file_metadata.get(key)
                 for key in ("chemistry", "anode", "cathode", "form_factor", "source", "temperature_celsius")
             },
+            "half_cell": file_metadata.get("half_cell")
+            if isinstance(file_metadata.get("half_cell"), bool)
+            else None,
             "metadata": json.dumps(metadata, default=str),
         },
     )
@@ -1174,7 +1178,7 @@ def refresh_dashboards(
 
 def cell_overview(engine: Engine) -> pd.DataFrame:
     query = """
-        select c.cell_id, p.name as project, s.cycles, s.complete_cycles,
+        select c.cell_id, p.name as project, c.half_cell, s.cycles, s.complete_cycles,
                s.first_discharge_capacity_ah, s.last_discharge_capacity_ah, s.reference_capacity_ah,
                s.nominal_capacity_ah, s.last_retention, s.last_energy_retention, s.fade_per_100_cycles,
                s.cycles_to_80, s.cycles_to_70, s.projected_cycles_to_80, s.projected_cycles_to_70,

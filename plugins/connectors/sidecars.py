@@ -48,7 +48,14 @@ KNOWN_KEYS = (
     "formation_cycles",
     "tester",
     "barcode",
+    "half_cell",
+    "counter_electrode",
 )
+#: Counter electrodes that make a cell a half-cell (metal against the electrode under test).
+_METAL_ELECTRODES = frozenset(
+    {"li", "lithium", "li metal", "li-metal", "na", "sodium", "na metal", "k", "potassium"}
+)
+_TRUE, _FALSE = frozenset({"true", "yes", "1", "y"}), frozenset({"false", "no", "0", "n"})
 #: How many parent folders are searched for a ``cells.csv``.
 MANIFEST_DEPTH = 2
 _META_SUFFIXES = (".meta.yaml", ".meta.yml", ".meta.json")
@@ -86,8 +93,30 @@ def normalise(metadata: Mapping[str, Any]) -> dict[str, Any]:
             except (TypeError, ValueError):
                 source = str(out.get("_source", key))
                 raise SidecarError(source, f"{key} {out[key]!r} is not a number") from None
+    half_cell = _half_cell(out)
+    if half_cell is not None:
+        out["half_cell"] = half_cell
     out.pop("_source", None)
     return out
+
+
+def _half_cell(metadata: Mapping[str, Any]) -> bool | None:
+    """DESIGN §11: a half-cell (metal counter electrode) is flagged, its CE kept in the full-cell convention.
+    Stated as ``half_cell``, or implied by a ``counter_electrode`` (or an anode) of Li/Na/K metal."""
+    stated = metadata.get("half_cell")
+    if isinstance(stated, bool):
+        return stated
+    if stated not in (None, ""):
+        text = str(stated).strip().lower()
+        if text in _TRUE | _FALSE:
+            return text in _TRUE
+        source = str(metadata.get("_source", "half_cell"))
+        raise SidecarError(source, f"half_cell {stated!r} is not true or false")
+    for key in ("counter_electrode", "anode"):
+        value = metadata.get(key)
+        if isinstance(value, str) and value.strip().lower() in _METAL_ELECTRODES:
+            return True
+    return None
 
 
 def _meta_file(path: Path) -> dict[str, Any]:

@@ -73,6 +73,33 @@ def test_broken_sidecars_name_the_file_and_rule(tmp_path: Path) -> None:
         metadata_beside(path)
 
 
+@pytest.mark.parametrize(
+    ("meta", "expected"),
+    [
+        pytest.param("half_cell: yes\n", True, id="stated"),
+        pytest.param("half_cell: false\ncounter_electrode: Li\n", False, id="stated-wins"),
+        pytest.param("counter_electrode: Li metal\n", True, id="counter-electrode"),
+        pytest.param("anode: lithium\ncathode: NMC811\n", True, id="li-metal-anode"),
+        pytest.param("anode: graphite\ncathode: NMC811\n", None, id="full-cell-not-stated"),
+    ],
+)
+def test_half_cells_are_flagged(tmp_path: Path, meta: str, expected: bool | None) -> None:
+    path = tmp_path / "cell.csv"
+    path.write_text("x\n")
+    (tmp_path / "cell.meta.yaml").write_text(meta)
+
+    assert metadata_beside(path).get("half_cell") is expected
+
+
+def test_a_half_cell_flag_that_is_not_a_boolean_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "cell.csv"
+    path.write_text("x\n")
+    (tmp_path / "cell.meta.yaml").write_text("half_cell: maybe\n")
+
+    with pytest.raises(SidecarError, match=r"cell.meta.yaml: half_cell 'maybe' is not true or false"):
+        metadata_beside(path)
+
+
 @pytest.mark.integration
 def test_pipeline_takes_cell_id_and_nominal_capacity_from_the_sidecar(engine, blc_env: Path) -> None:  # type: ignore[no-untyped-def]
     from blc import pipeline
@@ -94,3 +121,19 @@ def test_pipeline_takes_cell_id_and_nominal_capacity_from_the_sidecar(engine, bl
         1.1,
         "NMC811/graphite",
     )
+
+
+@pytest.mark.integration
+def test_a_half_cell_is_flagged_on_the_cell_and_in_blc_cells(engine, blc_env: Path) -> None:  # type: ignore[no-untyped-def]
+    from blc import pipeline
+
+    path = blc_env / "coin_7.csv"
+    shutil.copy(EXAMPLE, path)
+    (blc_env / "coin_7.csv.meta.yaml").write_text("anode: graphite\ncounter_electrode: Li\n")
+
+    pipeline.ingest(path.as_uri())
+    overview = pipeline.cell_overview(engine).set_index("cell_id")
+
+    assert bool(overview.loc["coin_7", "half_cell"]) is True
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("select metadata ->> 'counter_electrode' from blc.cell")).scalar() == "Li"
