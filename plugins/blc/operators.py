@@ -103,6 +103,66 @@ class CellProcessOperator(BaseOperator):
         return {"file_label": context["file_label"], "status": outcome.get("status"), "cells": results}
 
 
+class SelectCellsOperator(BaseOperator):
+    """The cells a reprocessing run covers: the named ones, every cell (`every`), or by default those whose
+    statistics are not of the current processor version. Returns cell ids (XCom: small)."""
+
+    template_fields: Sequence[str] = ("cell_ids", "every")
+
+    def __init__(
+        self, *, cell_ids: Iterable[str] | str | None = None, every: bool | str = False, **kwargs: Any
+    ):
+        super().__init__(**kwargs)
+        self.cell_ids = cell_ids
+        self.every = every
+
+    def execute(self, context: Any) -> list[str]:
+        from blc.pipeline import cell_overview, cells_to_reprocess, engine_for
+        from blc.settings import get_settings
+
+        named = _as_list(self.cell_ids)
+        engine = engine_for(get_settings())
+        if named:
+            unknown = sorted(set(named) - set(cell_overview(engine)["cell_id"]))
+            if unknown:
+                raise AirflowFailException(f"no such cells: {', '.join(unknown)}")
+            return named
+        cells = cells_to_reprocess(engine, every=_as_bool(self.every))
+        self.log.info("%d cells to reprocess", len(cells))
+        return cells
+
+
+class CellReprocessOperator(BaseOperator):
+    """Recompute one cell's statistics, curves and fade from its stored samples (no raw file is read);
+    `recompute` forces it whatever the stored processor version. Returns what RedashRefreshOperator reads."""
+
+    template_fields: Sequence[str] = ("cell_id",)
+
+    def __init__(self, *, cell_id: str, recompute: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.cell_id = cell_id
+        self.recompute = recompute
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from blc.pipeline import process_cell
+
+        outcome = process_cell(self.cell_id, recompute=self.recompute)
+        self.log.info("%s: %d cycles, processor %s", self.cell_id, outcome.cycles, outcome.processor_version)
+        return {"file_label": self.cell_id, "status": "reprocessed", "cells": [outcome.as_dict()]}
+
+
+def _as_list(value: Iterable[str] | str | None) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.replace(",", " ").split() if part.strip()]
+    return [str(v) for v in value if str(v).strip()]
+
+
+def _as_bool(value: bool | str) -> bool:
+    return value if isinstance(value, bool) else str(value).strip().lower() in ("true", "1", "yes")
+
+
 class RedashRefreshOperator(BaseOperator):
     """Refresh the Redash queries that read what this run changed. Without BLC_REDASH_URL it logs that it
     skipped. `results` are the CellProcessOperator return values of the run (missing ones ignored)."""

@@ -80,3 +80,30 @@ def test_ingest_dag_reingests_one_uri_from_conf(airflow_db, engine, blc_env: Pat
             conn.execute(sa.text("select cycles from blc.cell_summary where cell_id = 'CX2-33'")).scalar()
             == 1
         )
+
+
+def test_reprocess_dag_recomputes_stale_cells_then_named_ones(  # type: ignore[no-untyped-def]
+    airflow_db, engine, blc_env: Path
+) -> None:
+    from blc import pipeline
+
+    for name in ("arbin/arbin_example.csv", "maccor/maccor_001.txt"):
+        pipeline.ingest((DATA / name).as_uri())
+    with engine.begin() as conn:  # as if arbin_example had been processed by an older processor
+        conn.execute(sa.text("update blc.file_cycle_stats set processor_version = '1' where file_id = 1"))
+        before = conn.execute(sa.text("select count(*) from blc.cycle_stats")).scalar()
+
+    stale = _dag("blc_reprocess").test()
+    named = _dag("blc_reprocess").test(run_conf={"cells": ["maccor_001"]})
+
+    labels = {ti.rendered_map_index for ti in stale.get_task_instances() if ti.task_id == "reprocess_cell"}
+    assert stale.state == "success" and labels == {"arbin_example"}
+    assert named.state == "success"
+    assert {ti.rendered_map_index for ti in named.get_task_instances() if ti.task_id == "reprocess_cell"} == {
+        "maccor_001"
+    }
+    with engine.connect() as conn:
+        versions = conn.execute(sa.text("select distinct processor_version from blc.file_cycle_stats")).all()
+        after = conn.execute(sa.text("select count(*) from blc.cycle_stats")).scalar()
+    assert versions == [(pipeline.PROCESSOR_VERSION,)]
+    assert after == before == 2 + 5

@@ -21,10 +21,10 @@ def dagbag():  # type: ignore[no-untyped-def]
 
 def test_no_import_errors(dagbag) -> None:  # type: ignore[no-untyped-def]
     assert dagbag.import_errors == {}
-    assert set(dagbag.dag_ids) == {"blc_watch", "blc_ingest"}
+    assert set(dagbag.dag_ids) == {"blc_watch", "blc_ingest", "blc_reprocess"}
 
 
-@pytest.mark.parametrize("dag_id", ["blc_watch", "blc_ingest"])
+@pytest.mark.parametrize("dag_id", ["blc_watch", "blc_ingest", "blc_reprocess"])
 def test_policy(dagbag, dag_id: str) -> None:  # type: ignore[no-untyped-def]
     dag = dagbag.dags[dag_id]
 
