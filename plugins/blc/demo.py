@@ -109,14 +109,19 @@ def _print_summary(engine: sa.Engine, drops: Path) -> None:
 
     overview = pipeline.cell_overview(engine)
     print("\ncells:")
-    header = f"  {'cell_id':<58} {'cycles':>6} {'first Ah':>9} {'last Ah':>9} {'retention':>9}"
+    header = (
+        f"  {'cell_id':<58} {'cycles':>6} {'first Ah':>9} {'last Ah':>9} {'retention':>9} {'to 80 %':>10}"
+        f" {'EFC':>7}"
+    )
     print(header)
     for cell in overview.itertuples():
         retention = "-" if _missing(cell.last_retention) else f"{cell.last_retention:.1%}"
         print(
             f"  {cell.cell_id:<58} {_int(cell.cycles):>6} {_num(cell.first_discharge_capacity_ah):>9} "
-            f"{_num(cell.last_discharge_capacity_ah):>9} {retention:>9}"
+            f"{_num(cell.last_discharge_capacity_ah):>9} {retention:>9} {_to_80(cell):>10}"
+            f" {_num(cell.equivalent_full_cycles, 1):>7}"
         )
+    print("  (to 80 %: the cycle retention fell below 80 %, or ~N projected from the last 100 cycles' slope)")
     print(
         "\nnext: `.venv/bin/blc cycles <cell_id> --format csv`, `.venv/bin/blc fade <cell_id>`,"
         " `make up` for the Airflow UI on http://localhost:8080 watching ./drops"
@@ -128,8 +133,15 @@ def _missing(value: object) -> bool:
     return value is None or value != value  # NaN
 
 
-def _num(value: object) -> str:
-    return "-" if _missing(value) else f"{float(value):.4f}"  # type: ignore[arg-type]
+def _num(value: object, digits: int = 4) -> str:
+    return "-" if _missing(value) else f"{float(value):.{digits}f}"  # type: ignore[arg-type]
+
+
+def _to_80(cell: object) -> str:
+    reached, projected = getattr(cell, "cycles_to_80", None), getattr(cell, "projected_cycles_to_80", None)
+    if not _missing(reached):
+        return _int(reached)
+    return "-" if _missing(projected) else f"~{_int(projected)}"
 
 
 def _int(value: object) -> str:

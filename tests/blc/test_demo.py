@@ -37,10 +37,14 @@ def test_demo_ingests_samples_and_a_fading_cell_then_nothing_new(blc_env: Path, 
     assert "6 sample file(s) copied" in first and "synthetic fading cell written" in first
     assert "0 sample file(s) copied" in second and "already there" in second
     assert first.count("processed") == 6  # five real files and the synthetic cell
-    fading = re.search(r"synthetic_lfp_1C_cell\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)%", first)
+    fading = re.search(
+        r"synthetic_lfp_1C_cell\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)%\s+~(\d+)\s+([\d.]+)", first
+    )
     assert fading is not None, first
-    cycles, first_ah, last_ah, retention = fading.groups()
+    cycles, first_ah, last_ah, retention, projected, efc = fading.groups()
     assert int(cycles) > 150
     assert float(first_ah) == pytest.approx(1.1, rel=0.05) and float(last_ah) < float(first_ah)
     assert 90.0 < float(retention) < 99.0
+    assert int(projected) > int(cycles)  # 80 % not reached: a projection, marked with ~
+    assert float(efc) == pytest.approx(int(cycles) * 0.97, rel=0.05)  # ~1 reference capacity per cycle
     assert first.split("cells:")[1] == second.split("cells:")[1]  # same summary, nothing re-ingested
