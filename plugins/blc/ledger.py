@@ -87,6 +87,8 @@ def update(conn: Connection, file_id: int, **fields: Any) -> None:
         "size_bytes",
         "first_cycle_index",
         "last_cycle_index",
+        "first_cycle_count",
+        "last_cycle_count",
         "clock_start_unix_second",
         "test_time_first_second",
         "test_time_last_second",

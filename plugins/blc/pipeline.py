@@ -34,8 +34,9 @@ from processors.cycle_stats import (
     PROCESSOR_VERSION,
     SAMPLE_EXTRAS,
     StreamedCycleStats,
+    compute_cycle_stats,
 )
-from processors.cycles import CounterStuck, CycleAssignment, StreamedCycles, assign_cycles
+from processors.cycles import CounterStuck, CycleAssignment, CycleRule, StreamedCycles, assign_cycles
 from processors.fade import knee_onset
 
 if TYPE_CHECKING:
@@ -491,6 +492,8 @@ def _load(
             cycle_rule=rule,
             first_cycle_index=numbering.first_cycle,
             last_cycle_index=numbering.last_cycle,
+            first_cycle_count=numbering.first_count,
+            last_cycle_count=numbering.last_count,
             clock_start_unix_second=numbering.clock_start,
             test_time_first_second=numbering.time_first,
             test_time_last_second=numbering.time_last,
@@ -516,6 +519,9 @@ class _Numbering:
         self.clock_start: float | None = None
         #: A grown file: the cycle of its last stored row, as numbered now.
         self.boundary_cycle: int | None = None
+        #: The instrument's counter at the first and last rows that have one.
+        self.first_count: int | None = None
+        self.last_count: int | None = None
 
     def number(self, chunk: pd.DataFrame, label: str) -> np.ndarray:
         n = len(chunk)
@@ -538,6 +544,13 @@ class _Numbering:
         return cycles
 
     def _span(self, chunk: pd.DataFrame) -> None:
+        if "cycle_count" in chunk:
+            counts = chunk["cycle_count"].to_numpy(dtype=np.float64, na_value=np.nan)
+            known = np.flatnonzero(np.isfinite(counts))
+            if known.size:
+                if self.first_count is None:
+                    self.first_count = int(counts[known[0]])
+                self.last_count = int(counts[known[-1]])
         times = chunk["test_time_second"].to_numpy(dtype=np.float64, na_value=np.nan)
         if self.time_first is None and np.isfinite(times[0]):
             self.time_first = float(times[0])
@@ -874,6 +887,7 @@ def _append(
             rows=grown.rows + rows,
             parser_version=stream.parser_version,
             last_cycle_index=numbering.last_cycle,
+            last_cycle_count=numbering.last_count,
             test_time_last_second=numbering.time_last,
             error=None,
         )
@@ -997,14 +1011,17 @@ def stitch_cell(conn: Connection, cell_id: str) -> None:
 
     Order: by the wall-clock time of each file's first row when every file has a clock, else by file name
     in natural order (``run_2`` before ``run_10``), then by ledger id. Cycle numbers continue: a file's
-    cycles follow all cycles of the files before it (a cycle cut by a file boundary stays two cycles).
+    cycles follow all cycles of the files before it. A file that resumes the previous one's last cycle (its
+    first counter value is the one the previous file ended with, and its test time continues, or the counter
+    is past 1) starts on that cycle: the two parts are one cycle, merged by `_merge_split_cycles`.
     Test time: a test time that already continues across files (a resumed Arbin test) is kept as it is.
     One that restarts is placed at its clock time since the first file's start when both have clocks (a
     gap between files stays a gap), else right after the previous file's last sample."""
     files = conn.execute(
         sa.text(
             "select file_id, uri, last_cycle_index, clock_start_unix_second as clock,"
-            " test_time_first_second as first, test_time_last_second as last from blc.source_file"
+            " test_time_first_second as first, test_time_last_second as last, cycle_rule,"
+            " first_cycle_count, last_cycle_count from blc.source_file"
             " where cell_id = :cell and status in ('loaded', 'processed')"
         ),
         {"cell": cell_id},
@@ -1017,8 +1034,10 @@ def stitch_cell(conn: Connection, cell_id: str) -> None:
     previous = None
     for position, file in enumerate(ordered):
         if previous is not None:
-            cycle_offset += int(previous.last_cycle_index or 0)
             restarts = file.first is not None and previous.last is not None and file.first < previous.last
+            cycle_offset += int(previous.last_cycle_index or 0) - (
+                1 if _resumes(previous, file, restarts) else 0
+            )
             if restarts and file.clock is not None and ordered[0].clock is not None:
                 time_offset = float(file.clock - ordered[0].clock)
             elif restarts:
@@ -1031,6 +1050,59 @@ def stitch_cell(conn: Connection, cell_id: str) -> None:
             {"position": position, "cycles": cycle_offset, "seconds": time_offset, "file": file.file_id},
         )
         previous = file
+
+
+def _merge_split_cycles(conn: Connection, cell_id: str) -> None:
+    """A cycle split between two files (stitching put both parts on one cycle number) is computed again from
+    both files' samples, as one cycle, in place of the two partial rows of assembled_cycle_stats."""
+    split = (
+        conn.execute(
+            sa.text("select cycle_index from assembled_cycle_stats group by cycle_index having count(*) > 1")
+        )
+        .scalars()
+        .all()
+    )
+    if not split:
+        return
+    files = conn.execute(
+        sa.text(
+            "select file_id, coalesce(cycle_offset, 0) as cycles,"
+            " coalesce(test_time_offset_second, 0) as seconds from blc.source_file"
+            " where cell_id = :cell and status in ('loaded', 'processed')"
+        ),
+        {"cell": cell_id},
+    ).all()
+    last_cycle = conn.execute(sa.text("select max(cycle_index) from assembled_cycle_stats")).scalar()
+    for cycle in split:
+        parts = []
+        for file in files:
+            local = int(cycle) - int(file.cycles)
+            samples = read_cell_samples(conn, cell_id, (local, local), file_id=int(file.file_id))
+            if not samples.empty:
+                samples["test_time_second"] += float(file.seconds)
+                parts.append(samples.assign(cycle_index=int(cycle)))
+        merged = compute_cycle_stats(
+            pd.concat(parts, ignore_index=True), holds_first_cycle=False, holds_last_cycle=cycle == last_cycle
+        )
+        merged.insert(0, "cell_id", cell_id)
+        merged["processor_version"] = PROCESSOR_VERSION
+        conn.execute(sa.text("delete from assembled_cycle_stats where cycle_index = :c"), {"c": int(cycle)})
+        db.copy_frame(
+            conn, "assembled_cycle_stats", merged, ["cell_id", *CYCLE_STATS_COLUMNS, "processor_version"]
+        )
+
+
+def _resumes(previous: Any, file: Any, restarts: bool) -> bool:
+    """`file` continues `previous`'s last cycle: both follow the instrument's counter, which goes on with
+    the same value, and either the test time goes on too or the counter is well into the test (> 1)."""
+    counter_rule = CycleRule.INSTRUMENT_COUNTER.value
+    return (
+        previous.cycle_rule == counter_rule
+        and file.cycle_rule == counter_rule
+        and previous.last_cycle_count is not None
+        and previous.last_cycle_count == file.first_cycle_count
+        and (not restarts or previous.last_cycle_count > 1)
+    )
 
 
 def _natural_key(name: str) -> tuple[Any, ...]:
@@ -1056,7 +1128,9 @@ def process_cell(
         binds = {"cell_id": cell_id, "formation_cycles": formation, "processor_version": PROCESSOR_VERSION}
         stitch_cell(conn, cell_id)
         recomputed = _refresh_file_stats(conn, cell_id, settings.chunk_rows, recompute)
-        conn.execute(sa.text(db.load_sql("processors/cycle_stats_from_file", settings.sql_dir)), binds)
+        conn.execute(sa.text(db.load_sql("processors/cycle_stats_assemble", settings.sql_dir)), binds)
+        _merge_split_cycles(conn, cell_id)
+        conn.execute(sa.text(db.load_sql("processors/cycle_stats_apply", settings.sql_dir)), binds)
         cycles, complete = conn.execute(
             sa.text(
                 "select count(*), count(*) filter (where complete) from blc.cycle_stats where cell_id = :c"

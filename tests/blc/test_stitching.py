@@ -118,3 +118,45 @@ def test_restarting_test_time_without_clock_continues_after_the_previous_file(en
     assert [row[0] for row in rows] == [1, 2]
     assert offset == pytest.approx(last_of_first)
     assert rows[1][1] == pytest.approx(last_of_first)  # part 2 starts where part 1 ended
+
+
+def test_a_cycle_cut_by_a_file_boundary_is_one_cycle(engine, blc_env: Path) -> None:  # type: ignore[no-untyped-def]
+    """A resumed test: part 2 starts inside cycle 2 (its Cycle_Index goes on at 2, its Test_Time goes on).
+    The two parts are one cycle 2 with the statistics of the uncut file."""
+    lines = EXAMPLE.read_text().splitlines(keepends=True)
+    cut = 1501  # header + 1,500 rows: cycle 2 runs from data row 1,061 to the end
+    first, second = blc_env / "cellC_1.csv", blc_env / "cellC_2.csv"
+    first.write_text("".join(lines[:cut]))
+    second.write_text(lines[0] + "".join(lines[cut:]))
+    for part in (first, second):
+        part.with_name(part.name + ".meta.yaml").write_text("cell_id: cellC\n")
+
+    pipeline.ingest(second.as_uri())
+    pipeline.ingest(first.as_uri())
+    pipeline.ingest(EXAMPLE.as_uri(), cell_id="whole")
+
+    columns = (
+        "cycle_index, charge_capacity_ah, discharge_capacity_ah, charge_energy_wh, cv_capacity_ah,"
+        " test_time_start_second, test_time_end_second, n_points, complete"
+    )
+    with engine.connect() as conn:
+        split = conn.execute(
+            sa.text(f"select {columns} from blc.cycle_stats where cell_id = 'cellC' order by cycle_index")
+        ).all()
+        whole = conn.execute(
+            sa.text(f"select {columns} from blc.cycle_stats where cell_id = 'whole' order by cycle_index")
+        ).all()
+        offsets = (
+            conn.execute(
+                sa.text(
+                    "select cycle_offset from blc.source_file where cell_id = 'cellC' order by stitch_position"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        fade = conn.execute(sa.text("select cycles from blc.cell_summary where cell_id = 'cellC'")).scalar()
+    assert offsets == [0, 1]  # part 2's cycle 1 is the cell's cycle 2
+    assert [row[0] for row in split] == [1, 2] and fade == 2
+    for got, want in zip(split, whole, strict=True):
+        assert tuple(got) == pytest.approx(tuple(want), rel=1e-9)
