@@ -387,7 +387,8 @@ class _NotAnAppend(Exception):
 
 def _grown_version(conn: Connection, uri: str, path: Path, size_bytes: int) -> _Grown | None:
     """The loaded version of this URI that the file extends: same bytes up to its size, ending with a line
-    break (so no row of it was cut), and more bytes after. None when there is none."""
+    break (so no row of it was cut), and more bytes after, its cycles numbered by the instrument's counter.
+    None when there is none."""
     row = conn.execute(
         sa.text(
             "select file_id, sha256, size_bytes, rows, last_cycle_index, cycle_rule, cell_id, format"
@@ -397,6 +398,10 @@ def _grown_version(conn: Connection, uri: str, path: Path, size_bytes: int) -> _
         {"uri": uri},
     ).first()
     if row is None or not row.rows or row.last_cycle_index is None or row.size_bytes >= size_bytes:
+        return None
+    if row.cycle_rule != CycleRule.INSTRUMENT_COUNTER.value:
+        # Cycles from transitions depend on the whole file (its largest current sets the rest threshold):
+        # more rows may renumber stored ones, so such a file is loaded whole again.
         return None
     with path.open("rb") as handle:
         handle.seek(row.size_bytes - 1)

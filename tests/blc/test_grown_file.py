@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from blc import pipeline
+from blc import pipeline, synthetic
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 EXAMPLE = DATA / "arbin" / "arbin_example.csv"  # 2,142 rows, cycle 2 from row 1,061 (data line 1,062)
@@ -104,3 +104,46 @@ def test_corrupt_appended_rows_leave_the_stored_version_intact(engine, blc_env: 
     count = _frame(engine, "select count(*) as n from blc.timeseries")["n"].iloc[0]
     assert count == 1500
     assert first.file_id == ledger["file_id"].iloc[0]
+
+
+def test_a_counter_that_turns_out_stuck_reloads_the_grown_file_whole(engine, blc_env: Path) -> None:  # type: ignore[no-untyped-def]
+    """maccor_001.txt's first half follows its counter; the whole file shows the counter stuck (cycles from
+    transitions). The append rolls back and the grown file is loaded whole, as a new version."""
+    lines = (DATA / "maccor" / "maccor_001.txt").read_text().splitlines(keepends=True)
+    path = blc_env / "maccor_g.txt"
+    path.write_text("".join(lines[: len(lines) // 2]))
+    first, _ = pipeline.ingest(path.as_uri())
+
+    path.write_text("".join(lines))
+    second, _ = pipeline.ingest(path.as_uri())
+
+    assert (first.cycle_rule, second.cycle_rule) == (
+        "instrument_counter",
+        "charge_discharge_transitions:counter_stuck",
+    )
+    assert second.status == "loaded" and second.file_id != first.file_id
+    statuses = _frame(engine, "select status from blc.source_file order by file_id")["status"].tolist()
+    assert statuses == ["superseded", "processed"]
+
+
+def test_a_file_numbered_by_transitions_is_reloaded_whole_when_it_grows(engine, blc_env: Path) -> None:  # type: ignore[no-untyped-def]
+    """Without a counter, cycles come from charge/discharge transitions, whose rest threshold depends on
+    the whole file: a grown version is loaded whole."""
+    frame = synthetic.canonical_frame(12_000)
+    text = "Test Time / s,Voltage / V,Current / A\n" + "".join(
+        f"{t!r},{v!r},{i!r}\n"
+        for t, v, i in zip(
+            frame["test_time_second"], frame["voltage_volt"], frame["current_ampere"], strict=True
+        )
+    )
+    rows = text.splitlines(keepends=True)
+    path = blc_env / "rig.bdf.csv"
+    path.write_text("".join(rows[:6001]))
+    first, _ = pipeline.ingest(path.as_uri())
+
+    path.write_text(text)
+    second, _ = pipeline.ingest(path.as_uri())
+
+    assert first.cycle_rule == second.cycle_rule == "charge_discharge_transitions"
+    assert (first.rows, second.rows) == (6000, 12_000)
+    assert second.file_id != first.file_id
