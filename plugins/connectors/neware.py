@@ -56,11 +56,14 @@ Binary files (``neware_nda``, ``neware_ndax``), read with the NewareNDA package 
 from __future__ import annotations
 
 import csv
+import dataclasses
+import datetime as dt
 import functools
 import importlib
 import io
 import re
 import struct
+import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -88,6 +91,7 @@ from connectors.tabular import (
 NAME = "neware_csv"
 NAME_NDA = "neware_nda"
 NAME_NDAX = "neware_ndax"
+NAME_XLSX = "neware_xlsx"
 PARSER_VERSION = "1"
 
 #: Normalised header (tabular.split_header) → rule. Neware's capacity and energy restart every step (see
@@ -820,7 +824,131 @@ class NewareNdax(_NewareBinary):
         )
 
 
+# --------------------------------------------------------------------------------------------------------
+# XLSX
+# --------------------------------------------------------------------------------------------------------
+
+#: BTSDA's record sheets: ``record`` (BTS 8), ``Detail_<unit>_<channel>_<n>`` (BTS 7), numbered when split.
+_RECORD_SHEET = re.compile(r"^(record|detail)", re.IGNORECASE)
+_XLSX_SHEET_NAME = re.compile(rb'<sheet[^>]*\bname="([^"]+)"')
+
+
+def _xlsx_sheet_names(path: Path) -> list[str]:
+    with zipfile.ZipFile(path) as archive:
+        xml = archive.read("xl/workbook.xml")
+    return [m.group(1).decode("utf-8", errors="replace") for m in _XLSX_SHEET_NAME.finditer(xml)]
+
+
+def _xlsx_text(value: Any) -> str:
+    """An Excel cell as the CSV export would write it."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        seconds = value.total_seconds()
+        return f"{int(seconds // 3600):02d}:{int(seconds % 3600 // 60):02d}:{seconds % 60:09.6f}"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+class NewareXlsx:
+    """Neware BTSDA Excel export: the record sheets (``record``/``Record_2``… or ``Detail_…``) hold the flat
+    CSV layout, row for row, and are read exactly as the CSV is: each record sheet is written out, in
+    workbook order and under one header, as CSV text into a temporary file that lives as long as the stream
+    (line numbers in errors are rows of the record sheets laid end to end, header = line 1). Info and
+    Cycle/Step summary sheets are skipped. Recognised by the zip magic and a record sheet name in
+    ``xl/workbook.xml``; a record sheet without a Neware header is a CorruptFile."""
+
+    name = NAME_XLSX
+    parser_version = PARSER_VERSION
+
+    def sniff(self, head: FileHead) -> bool:
+        if not head.raw.startswith(b"PK\x03\x04"):
+            return False
+        try:
+            names = _xlsx_sheet_names(head.path)
+        except Exception:  # sniff never raises
+            return False
+        return any(_RECORD_SHEET.match(n) for n in names) and not any(n.startswith("Channel") for n in names)
+
+    def read(self, path: Path, *, timezone: str = "UTC") -> ReadResult:
+        return self.stream(path, timezone=timezone).read_all()
+
+    def stream(
+        self, path: Path, *, timezone: str = "UTC", chunk_rows: int = DEFAULT_CHUNK_ROWS
+    ) -> StreamedRead:
+        import openpyxl
+
+        label = path.name
+        scratch = tempfile.TemporaryDirectory(prefix="blc-neware-xlsx-")
+        text_path = Path(scratch.name) / label  # same name: errors name the workbook
+        try:
+            book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        except Exception as exc:
+            scratch.cleanup()
+            raise CorruptFile(label, f"not a readable XLSX workbook ({type(exc).__name__}: {exc})") from exc
+        sheets: list[str] = []
+        header: list[str] | None = None
+        try:
+            with text_path.open("w", encoding="utf-8", newline="") as out:
+                writer = csv.writer(out)
+                for sheet in book.worksheets:
+                    if not _RECORD_SHEET.match(sheet.title):
+                        continue
+                    rows = sheet.iter_rows(values_only=True)
+                    first = [_xlsx_text(v).strip() for v in next(rows, ())]
+                    while first and not first[-1]:
+                        first.pop()
+                    if header is None:
+                        header = first
+                        writer.writerow(header)
+                    elif first != header:
+                        raise CorruptFile(
+                            label, f"sheet {sheet.title!r}: header differs from sheet {sheets[0]!r}'s"
+                        )
+                    sheets.append(sheet.title)
+                    width = len(header)
+                    for values in rows:
+                        cells = [_xlsx_text(v) for v in values[:width]]
+                        if any(cells):
+                            writer.writerow(cells)
+        except (zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
+            scratch.cleanup()
+            raise CorruptFile(label, f"unreadable worksheet data ({type(exc).__name__}: {exc})") from exc
+        except CorruptFile:
+            scratch.cleanup()
+            raise
+        finally:
+            book.close()
+        if header is None or not _is_flat_header(",".join(header)):
+            scratch.cleanup()
+            raise CorruptFile(
+                label, "no record sheet with a Neware header (Cycle Index, Step Type, Current, Voltage)"
+            )
+        inner = CONNECTOR_CSV.stream(text_path, timezone=timezone, chunk_rows=chunk_rows)
+
+        def chunks(wanted: Sequence[str] | None) -> Iterator[pd.DataFrame]:
+            _ = scratch  # the temporary CSV lives as long as this reader
+            yield from inner.chunks(wanted)
+
+        return dataclasses.replace(
+            inner,
+            format=NAME_XLSX,
+            chunks=chunks,
+            metadata={
+                **inner.metadata,
+                "export_layout": "xlsx record sheets",
+                "data_sheets": ", ".join(sheets),
+            },
+        )
+
+
 CONNECTOR_CSV = NewareCsv()
 CONNECTOR_NDA = NewareNda()
 CONNECTOR_NDAX = NewareNdax()
+CONNECTOR_XLSX = NewareXlsx()
 CONNECTOR = CONNECTOR_CSV

@@ -31,6 +31,7 @@ CONNECTORS: tuple[Connector, ...] = (
     biologic.CONNECTOR_MPT,
     neware.CONNECTOR_NDA,
     neware.CONNECTOR_NDAX,  # a zip, like XLSX: it claims only zips holding Neware members
+    neware.CONNECTOR_XLSX,  # an XLSX with record sheets (Arbin's have Channel sheets)
     neware.CONNECTOR_CSV,
     novonix.CONNECTOR,
     pec.CONNECTOR,

@@ -3,6 +3,7 @@ variants of each."""
 
 from __future__ import annotations
 
+import re
 import zipfile
 from datetime import datetime
 from pathlib import Path
@@ -12,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from connectors import neware
+from connectors import neware, registry
 from connectors.base import REQUIRED_COLUMNS, FileHead
 from connectors.errors import ConnectorError, CorruptFile
 from processors.cycle_stats import stats_of_frame
@@ -23,6 +24,10 @@ UIO = NEWARE / "neware_uio.csv"
 IFE = NEWARE / "nw_regular_export_ife_example.csv"
 NDA = NEWARE / "test.nda"
 NDAX = NEWARE / "test.ndax"
+XLSX = (
+    NEWARE / "neware_uio_record.xlsx"
+)  # neware_uio.csv's records in BTSDA's Excel layout (make_xlsx_fixture.py)
+ALL = (neware.CONNECTOR_CSV, neware.CONNECTOR_NDA, neware.CONNECTOR_NDAX, neware.CONNECTOR_XLSX)
 
 
 def _epoch(text: str, zone: str) -> float:
@@ -39,14 +44,13 @@ def _epoch(text: str, zone: str) -> float:
         (IFE, neware.CONNECTOR_CSV),
         (NDA, neware.CONNECTOR_NDA),
         (NDAX, neware.CONNECTOR_NDAX),
+        (XLSX, neware.CONNECTOR_XLSX),
     ],
     ids=lambda value: value.name,
 )
 def test_each_file_is_claimed_by_its_connector_only(path: Path, connector) -> None:  # type: ignore[no-untyped-def]
     head = FileHead.read(path)
-    claims = {
-        c.name for c in (neware.CONNECTOR_CSV, neware.CONNECTOR_NDA, neware.CONNECTOR_NDAX) if c.sniff(head)
-    }
+    claims = {c.name for c in ALL if c.sniff(head)}
 
     assert claims == {connector.name}
 
@@ -59,9 +63,7 @@ def _other_vendor_files() -> list[Path]:
 def test_other_formats_are_not_claimed(path: Path) -> None:
     head = FileHead.read(path)
 
-    assert not neware.CONNECTOR_CSV.sniff(head)
-    assert not neware.CONNECTOR_NDA.sniff(head)
-    assert not neware.CONNECTOR_NDAX.sniff(head)
+    assert not any(c.sniff(head) for c in ALL)
 
 
 def test_arbin_csv_is_among_the_rejected() -> None:
@@ -82,6 +84,80 @@ def test_recognised_by_content_not_extension(tmp_path: Path) -> None:
         renamed = tmp_path / f"{source.stem}.dat"
         renamed.write_bytes(source.read_bytes())
         assert connector.sniff(FileHead.read(renamed))
+
+
+# --- XLSX (BTSDA record sheets) ---------------------------------------------------------------------------
+
+
+def test_xlsx_reads_exactly_what_the_csv_export_holds() -> None:
+    from_xlsx = neware.CONNECTOR_XLSX.read(XLSX, timezone="Europe/Oslo")
+    from_csv = neware.CONNECTOR_CSV.read(UIO, timezone="Europe/Oslo")
+
+    assert from_xlsx.format == "neware_xlsx"
+    assert from_xlsx.metadata["data_sheets"] == "Record, Record_2"  # Info and Cycle sheets skipped
+    pd.testing.assert_frame_equal(from_xlsx.frame, from_csv.frame)
+    assert len(from_xlsx.frame) == 9065
+    assert registry.detect(XLSX).name == "neware_xlsx"
+
+
+def _workbook(path: Path, sheets: dict[str, list[list[object]]]) -> Path:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for title, rows in sheets.items():
+        sheet = book.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    book.save(path)
+    return path
+
+
+HEADER = [
+    "DataPoint",
+    "Cycle Index",
+    "Step Index",
+    "Step Type",
+    "Time",
+    "Total Time",
+    "Current(A)",
+    "Voltage(V)",
+]
+
+
+@pytest.mark.parametrize(
+    ("sheets", "words"),
+    [
+        pytest.param(
+            {
+                "record": [
+                    HEADER,
+                    [1, 1, 1, "CC Chg", "00:00:01", "00:00:01", 0.5, 3.7],
+                    [2, 1, 1, "CC Chg", "00:00:02", "00:00:02", 0.5, "x"],
+                ]
+            },
+            "line 3",
+            id="text-in-a-number-column",
+        ),
+        pytest.param(
+            {
+                "record": [HEADER, [1, 1, 1, "CC Chg", "00:00:01", "00:00:01", 0.5, 3.7]],
+                "record_2": [HEADER[:-1]],
+            },
+            "sheet 'record_2': header differs from sheet 'record'",
+            id="sheets-disagree",
+        ),
+        pytest.param(
+            {"record": [["Time", "Volts"], [1, 2]]}, "no record sheet with a Neware header", id="not-neware"
+        ),
+    ],
+)
+def test_broken_workbooks_name_the_file_and_rule(tmp_path: Path, sheets, words: str) -> None:  # type: ignore[no-untyped-def]
+    path = _workbook(tmp_path / "bad.xlsx", sheets)
+
+    with pytest.raises(CorruptFile, match=re.escape(words)) as caught:
+        neware.CONNECTOR_XLSX.read(path)
+    assert str(caught.value).startswith("bad.xlsx")
 
 
 # --- flat CSV (neware_uio.csv) --------------------------------------------------------------------------

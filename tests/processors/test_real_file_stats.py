@@ -252,6 +252,17 @@ DATA = Path(__file__).resolve().parents[1] / "data"
             id="neware/neware_uio.csv",
         ),
         pytest.param(
+            "neware/neware_uio_record.xlsx",
+            4,
+            0.004249352,
+            0.005086225,
+            0.0,
+            None,
+            None,
+            True,
+            id="neware/neware_uio_record.xlsx",
+        ),
+        pytest.param(
             "neware/nw_regular_export_ife_example.csv",
             20,
             0.02263074,
