@@ -1086,6 +1086,16 @@ def _merge_split_cycles(conn: Connection, cell_id: str) -> None:
             if not samples.empty:
                 samples["test_time_second"] += float(file.seconds)
                 parts.append(samples.assign(cycle_index=int(cycle)))
+        if not parts:  # statistics without samples cannot be merged: keep the first part's row
+            log.warning("cell %s: cycle %s is split between files but has no stored samples", cell_id, cycle)
+            conn.execute(
+                sa.text(
+                    "delete from assembled_cycle_stats as later using assembled_cycle_stats as earlier"
+                    " where later.cycle_index = :c and earlier.cycle_index = :c and later.ctid > earlier.ctid"
+                ),
+                {"c": int(cycle)},
+            )
+            continue
         merged = compute_cycle_stats(
             pd.concat(parts, ignore_index=True), holds_first_cycle=False, holds_last_cycle=cycle == last_cycle
         )

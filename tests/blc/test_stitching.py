@@ -160,3 +160,26 @@ def test_a_cycle_cut_by_a_file_boundary_is_one_cycle(engine, blc_env: Path) -> N
     assert [row[0] for row in split] == [1, 2] and fade == 2
     for got, want in zip(split, whole, strict=True):
         assert tuple(got) == pytest.approx(tuple(want), rel=1e-9)
+
+
+def test_a_split_cycle_without_stored_samples_keeps_one_row(engine, blc_env: Path) -> None:  # type: ignore[no-untyped-def]
+    lines = EXAMPLE.read_text().splitlines(keepends=True)
+    first, second = blc_env / "cellD_1.csv", blc_env / "cellD_2.csv"
+    first.write_text("".join(lines[:1501]))
+    second.write_text(lines[0] + "".join(lines[1501:]))
+    for part in (first, second):
+        part.with_name(part.name + ".meta.yaml").write_text("cell_id: cellD\n")
+    pipeline.ingest(first.as_uri())
+    pipeline.ingest(second.as_uri())
+    with engine.begin() as conn:  # samples lost behind the statistics' back
+        conn.execute(sa.text("delete from blc.timeseries where cell_id = 'cellD' and cycle_index = 2"))
+        conn.execute(
+            sa.text(
+                "delete from blc.timeseries where cell_id = 'cellD' and cycle_index = 1"
+                " and file_id = (select max(file_id) from blc.source_file)"
+            )
+        )
+
+    outcome = pipeline.process_cell("cellD")
+
+    assert outcome.cycles == 2
