@@ -37,7 +37,7 @@ from processors.cycle_stats import (
     compute_cycle_stats,
 )
 from processors.cycles import CounterStuck, CycleAssignment, CycleRule, StreamedCycles, assign_cycles
-from processors.fade import knee_onset
+from processors.fade import knee_onset, moving_median
 
 if TYPE_CHECKING:
     from blc.validation import ChunkValidator
@@ -1189,19 +1189,21 @@ def refresh_fade(
         conn.execute(sa.text(f"delete from {table} where cell_id = :cell_id"), binds)
     for step in ("cycle_cumulative", "capacity_fade", "cell_summary"):
         conn.execute(sa.text(db.load_sql(f"processors/{step}", settings.sql_dir)), binds)
-    _store_knee(conn, cell_id)
+    _store_fade_fits(conn, cell_id)
 
 
-def _store_knee(conn: Connection, cell_id: str) -> None:
-    """The knee onset of the cell's fade curve (processors/fade.py) into its summary row."""
-    curve = conn.execute(
+def _store_fade_fits(conn: Connection, cell_id: str) -> None:
+    """What the fade needs a fit or a robust filter for (processors/fade.py): the knee onset into the cell's
+    summary, the coulombic-inefficiency trend (moving median over complete cycles) into its fade rows."""
+    rows = conn.execute(
         sa.text(
-            "select cycle_index, retention from blc.capacity_fade"
-            " where cell_id = :cell and complete and retention is not null order by cycle_index"
+            "select cycle_index, retention, coulombic_inefficiency from blc.capacity_fade"
+            " where cell_id = :cell and complete order by cycle_index"
         ),
         {"cell": cell_id},
     ).all()
-    knee = knee_onset([row[0] for row in curve], [row[1] for row in curve]) if curve else None
+    curve = [(row[0], row[1]) for row in rows if row[1] is not None]
+    knee = knee_onset([c for c, _ in curve], [r for _, r in curve]) if curve else None
     conn.execute(
         sa.text(
             "update blc.cell_summary set knee_onset_cycle = :cycle, knee_onset_retention = :retention"
@@ -1212,6 +1214,19 @@ def _store_knee(conn: Connection, cell_id: str) -> None:
             "cycle": knee.cycle if knee else None,
             "retention": knee.retention if knee else None,
         },
+    )
+    with_ce = [(row[0], row[2]) for row in rows if row[2] is not None]
+    if not with_ce:
+        return
+    trend = moving_median([value for _, value in with_ce])
+    conn.execute(
+        sa.text(
+            "update blc.capacity_fade as fade set coulombic_inefficiency_smoothed = trend.value"
+            " from unnest(cast(:cycles as integer[]), cast(:values as double precision[]))"
+            " as trend (cycle_index, value)"
+            " where fade.cell_id = :cell and fade.cycle_index = trend.cycle_index"
+        ),
+        {"cell": cell_id, "cycles": [c for c, _ in with_ce], "values": [float(v) for v in trend]},
     )
 
 

@@ -18,14 +18,14 @@ import pandas as pd
 
 from processors.curves import compute_curves
 from processors.cycles import (
+    REST_FRACTION,
     SECONDS_PER_HOUR,
     CycleRule,
     assign_cycles,
-    current_direction,
     in_cycle_order,
 )
 
-PROCESSOR_VERSION = "3"
+PROCESSOR_VERSION = "4"
 #: A per-cycle counter above this fraction of its cycle maximum at the first sample = file began mid-cycle.
 MID_CYCLE_FRACTION = 0.01
 
@@ -312,24 +312,28 @@ def compute_cycle_stats(
             out[name] = np.nan
             continue
         out[name] = reported_per_cycle(counters[source], code, n)
-    out["complete"] = True
+    # Complete = a full cycle: it both charged and discharged, with real segments (≥ 2 samples above the
+    # rest threshold, REST_FRACTION of the cycle's own largest |current|: rest noise is not a segment, and
+    # a cycle's verdict does not depend on the cycles computed with it). A discharge-only first cycle (a
+    # test that starts charged), a rest-only cycle or a lone capacity check is kept, but is not complete:
+    # it must not set the reference capacity nor cross a fade threshold.
+    peak = np.fmax.reduceat(np.abs(current), starts)
+    threshold = np.maximum(np.nan_to_num(peak) * REST_FRACTION, 1e-9)[code]
+    moving_up, moving_down = current > threshold, current < -threshold
+    charged = np.add.reduceat(moving_up, starts) >= 2
+    discharged = np.add.reduceat(moving_down, starts) >= 2
+    out["complete"] = charged & discharged
     # A file that starts mid-cycle (its per-cycle counters are already well above zero at the first
     # sample) holds only part of its first cycle: that cycle must not set the reference capacity.
-    if holds_first_cycle:
-        out.loc[out.index[0], "complete"] = not _starts_mid_cycle(counters, int(sizes[0]))
-    if not holds_last_cycle:
-        return out[list(CYCLE_STATS_COLUMNS)]
-    # The last cycle is complete only if it both charged and discharged: a test stopped mid-cycle, or
-    # a file that is still growing, must not set the cell's latest capacity.
-    last = out.index[-1]
-    # "Charged" and "discharged" mean real segments, not rest-current noise (the cycle rule's threshold).
-    # And it must not stop inside a segment: a file cut off mid-discharge holds a cycle that charged and
-    # discharged, but whose discharge capacity is only part of the truth (a false drop in the fade curve).
-    direction = current_direction(current)[starts[-1] :]
-    charged = np.count_nonzero(direction == 1) >= 2
-    discharged = np.count_nonzero(direction == -1) >= 2
-    settled = direction[-1] == 0
-    out.loc[last, "complete"] = bool(out.loc[last, "complete"] and charged and discharged and settled)
+    if holds_first_cycle and _starts_mid_cycle(counters, int(sizes[0])):
+        out.loc[out.index[0], "complete"] = False
+    if holds_last_cycle:
+        # Nor may the last cycle stop inside a segment: a test stopped mid-discharge, or a file that is
+        # still growing, holds a cycle whose discharge is only part of the truth (a false drop in the fade
+        # curve). It is complete only if it came to rest.
+        settled = not (moving_up[-1] or moving_down[-1])
+        last = out.index[-1]
+        out.loc[last, "complete"] = bool(out.loc[last, "complete"] and settled)
     return out[list(CYCLE_STATS_COLUMNS)]
 
 

@@ -1,4 +1,9 @@
-"""Fade-curve figures that need a fit rather than a query: the knee onset.
+"""Fade-curve figures that need a fit or a robust filter rather than a query: the knee onset, and the
+coulombic-inefficiency trend.
+
+The trend of 1 − CE is a centred moving *median* over `CE_WINDOW` complete cycles (fewer at the ends): a
+mean would let one formation cycle (CE 14 when a test starts charged) or a cycle after a long rest drag
+its neighbours for `CE_WINDOW` cycles; a median ignores such single cycles and follows the drift.
 
 The knee is where fade accelerates after a slow, near-linear phase. We fit retention against cycle number
 with a continuous two-segment line, y = a + b·x + c·max(0, x − x₀), by least squares for every candidate
@@ -72,3 +77,18 @@ def knee_onset(cycles: npt.ArrayLike, retention: npt.ArrayLike) -> Knee | None:
     if not steeper or gain < KNEE_MIN_GAIN:
         return None
     return Knee(cycle=round(x0), retention=float(a + b * x0), slope_before=before, slope_after=after)
+
+
+CE_WINDOW = 9
+
+
+def moving_median(values: npt.ArrayLike, window: int = CE_WINDOW) -> npt.NDArray[np.float64]:
+    """Centred moving median of a series (odd `window`; the ends use the values that exist)."""
+    x = np.asarray(values, dtype=np.float64)
+    if x.size == 0:
+        return x
+    half = window // 2
+    padded = np.concatenate((np.full(half, np.nan), x, np.full(half, np.nan)))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, window)
+    with np.errstate(all="ignore"):
+        return np.nanmedian(windows, axis=1)

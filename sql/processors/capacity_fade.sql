@@ -1,7 +1,7 @@
 -- Capacity fade of one cell (DESIGN §6): retention of every cycle against the cell's reference capacity
 -- (blc.reference_capacity: median discharge capacity of the first 3 complete cycles after formation),
--- energy retention likewise, and the coulombic inefficiency 1 − CE, raw and smoothed by a centred moving
--- mean over 9 complete cycles (incomplete cycles get no smoothed value and are not in the window).
+-- energy retention likewise, and the coulombic inefficiency 1 − CE (its smoothed trend, a moving median
+-- over complete cycles, is filled afterwards by processors/fade.py).
 -- Binds: :cell_id, :formation_cycles. Replaces the cell's rows (the caller deletes them first).
 with
 
@@ -16,22 +16,11 @@ cycles as (
         cycle_stats.complete
     from blc.cycle_stats as cycle_stats
     where cycle_stats.cell_id = :cell_id
-),
-
-smoothed as (
-    select
-        cycles.cycle_index,
-        avg(1 - cycles.coulombic_efficiency) over (
-            order by cycles.cycle_index rows between 4 preceding and 4 following
-        ) as coulombic_inefficiency_smoothed
-    from cycles
-    where cycles.complete and cycles.coulombic_efficiency is not null
 )
 
 insert into blc.capacity_fade (
     cell_id, cycle_index, discharge_capacity_ah, discharge_energy_wh, retention, energy_retention,
-    coulombic_efficiency, coulombic_inefficiency, coulombic_inefficiency_smoothed, equivalent_full_cycles,
-    complete
+    coulombic_efficiency, coulombic_inefficiency, equivalent_full_cycles, complete
 )
 select
     cycles.cell_id,
@@ -42,9 +31,7 @@ select
     cycles.discharge_energy_wh / nullif(reference.energy_wh, 0) as energy_retention,
     cycles.coulombic_efficiency,
     1 - cycles.coulombic_efficiency as coulombic_inefficiency,
-    smoothed.coulombic_inefficiency_smoothed,
     cycles.equivalent_full_cycles,
     cycles.complete
 from cycles
 cross join blc.reference_capacity(:cell_id, :formation_cycles) as reference
-left join smoothed on smoothed.cycle_index = cycles.cycle_index

@@ -3,7 +3,7 @@
 -- cycle whose retention falls below 80 % and 70 %, and, while a threshold is not reached yet, the first
 -- whole cycle where that line is below it (projected_cycles_to_*: a projection, never a measurement; only
 -- when the line falls and rests on at least 10 cycles). Throughput and equivalent full cycles of the last
--- cycle, and the mean coulombic inefficiency over the recent cycles. knee_onset_* is filled afterwards by
+-- cycle, and the median coulombic inefficiency of the recent cycles. knee_onset_* is filled afterwards by
 -- processors/fade.py.
 -- Binds: :cell_id, :formation_cycles, :processor_version.
 with
@@ -39,7 +39,7 @@ line as (
         regr_intercept(recent.retention, recent.cycle_index) as intercept,
         count(*) as n_cycles,
         max(recent.cycle_index) as last_cycle,
-        avg(recent.coulombic_inefficiency) as coulombic_inefficiency
+        percentile_cont(0.5) within group (order by recent.coulombic_inefficiency) as coulombic_inefficiency
     from recent
 ),
 

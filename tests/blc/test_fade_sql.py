@@ -129,20 +129,25 @@ def test_no_projection_once_reached_or_when_not_fading(engine) -> None:  # type:
 
 
 def test_coulombic_inefficiency_raw_and_smoothed(engine) -> None:  # type: ignore[no-untyped-def]
-    stats = _stats([2.0] * 12, [True] * 11 + [False])
-    ce = [0.99] * 12
-    ce[5] = 0.9  # cycle 6 is an outlier: the 9-cycle centred mean spreads it over cycles 2–10
+    """The trend is a moving median over 9 complete cycles: a formation cycle (CE 14: the test started
+    charged) and one odd cycle leave it untouched, while a drift shows through."""
+    stats = _stats([2.0] * 30, [True] * 29 + [False])
+    ce = [0.99] * 15 + [0.99 - 0.001 * k for k in range(1, 16)]  # from cycle 16, 0.1 % worse every cycle
+    ce[0], ce[7] = 14.0, 0.8  # formation cycle, one odd cycle
     stats["coulombic_efficiency"] = ce
 
     fade, summary = _run(engine, stats)
 
-    assert fade["coulombic_inefficiency"].iloc[5] == pytest.approx(0.1)
+    inefficiency = fade["coulombic_inefficiency"]
     smoothed = fade["coulombic_inefficiency_smoothed"]
-    assert smoothed.iloc[5] == pytest.approx((8 * 0.01 + 0.1) / 9)
-    assert smoothed.iloc[0] == pytest.approx(0.01)  # cycles 1–5 in its window
-    assert smoothed.iloc[1] == pytest.approx((5 * 0.01 + 0.1) / 6)  # cycles 1–6
-    assert np.isnan(smoothed.iloc[11])  # the incomplete last cycle
-    assert summary["coulombic_inefficiency_recent"] == pytest.approx((10 * 0.01 + 0.1) / 11)
+    assert inefficiency.iloc[0] == pytest.approx(-13.0) and inefficiency.iloc[7] == pytest.approx(0.2)
+    assert smoothed.iloc[:12].tolist() == pytest.approx([0.01] * 12)  # neither outlier leaks
+    # cycle 25 (index 24): the median of cycles 21–29, i.e. cycle 25's own 1 − CE on a straight drift
+    assert smoothed.iloc[24] == pytest.approx(0.01 + 0.001 * 10)
+    assert np.isnan(smoothed.iloc[29])  # the incomplete last cycle has no trend value
+    # the summary: the median of 1 − CE over the recent complete cycles (1–29: -13, 13 × 0.01, 0.011…0.024,
+    # 0.2), the 15th of 29; a mean would be -0.43
+    assert summary["coulombic_inefficiency_recent"] == pytest.approx(0.011)
 
 
 def test_knee_onset_of_a_fade_curve_with_a_knee(engine) -> None:  # type: ignore[no-untyped-def]

@@ -81,7 +81,8 @@ def test_cycle_stats_match_reported_counters() -> None:
     assert stats["reported_charge_energy_wh"].iloc[1] == pytest.approx(148.356771)
     for name in ("charge_capacity_ah", "discharge_capacity_ah", "charge_energy_wh", "discharge_energy_wh"):
         assert stats[name].to_numpy() == pytest.approx(stats[f"reported_{name}"].to_numpy(), rel=3e-4)
-    assert stats["complete"].tolist() == [True, True, False]
+    # cycle 0 only discharges (the cell started charged): kept, not a complete cycle; cycle 2 is cut off
+    assert stats["complete"].tolist() == [False, True, False]
 
 
 @pytest.mark.parametrize(

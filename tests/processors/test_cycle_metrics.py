@@ -124,6 +124,31 @@ def test_rest_only_cycle_is_kept_with_zeros() -> None:
     assert rest["cv_time_second"] == 0.0 and rest["cc_capacity_ah"] == 0.0
     assert np.isnan(rest["coulombic_efficiency"])  # NULL when nothing was charged (DESIGN §5)
     assert rest["n_points"] == 3
+    assert not rest["complete"]  # kept, but not a full cycle
+
+
+def test_only_cycles_that_charged_and_discharged_are_complete() -> None:
+    """A test that starts charged: cycle 1 only discharges. It is kept, but it is not a complete cycle (it
+    must not set the reference capacity nor cross a fade threshold); cycle 2 charges and discharges."""
+    discharge_only = pd.DataFrame(
+        {
+            "test_time_second": [0.0, 600.0, 1200.0, 1800.0],
+            "current_ampere": [-1.0, -1.0, -1.0, 0.0],
+            "voltage_volt": [4.0, 3.7, 3.0, 3.2],
+            "cycle_index": 1,
+        }
+    )
+    second = _cccv_cycle().assign(cycle_index=2)
+    second["test_time_second"] += 2400.0
+    frame = pd.concat([discharge_only, second], ignore_index=True)
+    frame.loc[len(frame) - 1, "current_ampere"] = 1e-7  # rest noise on the last sample: still at rest
+
+    stats = compute_cycle_stats(frame)
+
+    assert stats["discharge_capacity_ah"].iloc[0] == pytest.approx(
+        (1200 + 300) / 3600
+    )  # 1 A, then a half-step to rest
+    assert stats["complete"].tolist() == [False, True]
 
 
 def test_median_by_group_odd_even_and_empty() -> None:
@@ -131,3 +156,14 @@ def test_median_by_group_odd_even_and_empty() -> None:
     code = np.array([0, 0, 0, 1, 1, 1, 2])
 
     np.testing.assert_allclose(median_by_group(values, code, 3), [2.0, 7.0, np.nan])
+
+
+def test_moving_median_ignores_single_outliers_and_keeps_the_ends() -> None:
+    from processors.fade import moving_median
+
+    values = [0.01] * 10
+    values[4] = 5.0
+
+    np.testing.assert_allclose(moving_median(values, 5), [0.01] * 10)
+    np.testing.assert_allclose(moving_median([1.0, 2.0, 3.0, 4.0], 3), [1.5, 2.0, 3.0, 3.5])  # ends: 2 values
+    assert moving_median([]).size == 0

@@ -1,5 +1,6 @@
 """Every real file in tests/data through the processor: its cycle count and its first cycle's figures, the
-issue-5 metrics included (CV capacity, cell temperature, resistance, completeness). Values as computed on
+issue-5 metrics included (CV capacity, cell temperature, resistance, completeness: a first cycle that only
+discharges, as in a test that starts charged, is kept but is not complete). Values as computed on
 2026-11-28 and checked where the files allow it (tests/connectors/, test_real_file_metrics.py,
 test_peer_conventions.py); a change here is a change of convention and belongs in docs/adr/."""
 
@@ -115,7 +116,7 @@ DATA = Path(__file__).resolve().parents[1] / "data"
             0.0,
             29.81565,
             None,
-            True,
+            False,
             id="batterydata/p492-13-raw.csv",
         ),
         pytest.param(
@@ -213,7 +214,7 @@ DATA = Path(__file__).resolve().parents[1] / "data"
             id="maccor/PredictionDiagnostics_000109_tztest.010",
         ),
         pytest.param(
-            "maccor/maccor_001.txt", 5, 0.0, 0.6378052, 0.0, None, None, True, id="maccor/maccor_001.txt"
+            "maccor/maccor_001.txt", 5, 0.0, 0.6378052, 0.0, None, None, False, id="maccor/maccor_001.txt"
         ),
         pytest.param(
             "maccor/maccor_example.001", 1, 0.0, 0.0, 0.0, None, None, False, id="maccor/maccor_example.001"
@@ -237,7 +238,7 @@ DATA = Path(__file__).resolve().parents[1] / "data"
             0.0,
             None,
             None,
-            True,
+            False,
             id="maccor/xTESLADIAG_000019_CH70.070",
         ),
         pytest.param(
@@ -306,7 +307,7 @@ DATA = Path(__file__).resolve().parents[1] / "data"
             False,
             id="novonix/test_Nova_Form-CH01-01_short.csv",
         ),
-        pytest.param("pec/pec.csv", 3, 0.0, 11.63649, 0.0, 25.19458, None, True, id="pec/pec.csv"),
+        pytest.param("pec/pec.csv", 3, 0.0, 11.63649, 0.0, 25.19458, None, False, id="pec/pec.csv"),
     ],
 )
 def test_first_cycle_of_every_real_file(
