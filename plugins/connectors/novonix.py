@@ -34,7 +34,6 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -47,7 +46,6 @@ from connectors.tabular import (
     is_number,
     locate_broken_line,
     map_headers,
-    naive_to_unix_seconds,
     split_header,
     table_to_frame,
     timestamps_to_unix_seconds,
@@ -68,7 +66,6 @@ RULES: dict[str, ColumnRule] = {
 }
 _REQUIRED = ("run_time", "current", "potential")
 _HEADER_SEARCH_LINES = 400
-_AM_PM_FORMATS = ("%Y-%m-%d %I:%M:%S %p", "%m/%d/%Y %I:%M:%S %p")
 #: Sidecar column → our per-cycle name (as in processors.cycle_stats / batteryarchive_cycles).
 _SIDECAR_COLUMNS: dict[str, str] = {
     "Cycle": "cycle_index",
@@ -132,8 +129,12 @@ class NovonixCsv:
             rows = 0
             for frame in _iter_table(path, label, header_line, headers, selected, chunk_rows):
                 if "unix_time_second" in frame:
-                    frame["unix_time_second"] = _parse_times(
-                        frame["unix_time_second"], timezone, label, first_line + rows
+                    frame["unix_time_second"] = timestamps_to_unix_seconds(
+                        frame["unix_time_second"],
+                        timezone=timezone,
+                        file_label=label,
+                        column="Date and Time",
+                        first_line=first_line + rows,
                     )
                 rows += len(frame)
                 yield to_canonical(frame)
@@ -207,33 +208,6 @@ def _locate_broken_line(
     """The shared error-path scan, on rows with their wrapping quotes taken off."""
     return locate_broken_line(
         path, label, header_line, headers, columns, ",", clean=lambda text: text.replace('"', "")
-    )
-
-
-def _parse_times(values: pd.Series, timezone: str, label: str, first_line: int) -> np.ndarray:
-    """``2022-04-11 10:58:07 AM`` (12-hour clock, local time) → UTC epoch seconds; other layouts are left to
-    the shared parser."""
-    present = values.dropna()
-    if present.empty:
-        return np.full(len(values), np.nan)
-    sample = str(present.iloc[0]).strip()
-    for fmt in _AM_PM_FORMATS:
-        try:
-            pd.to_datetime(sample, format=fmt)
-        except ValueError:
-            continue
-        parsed = pd.to_datetime(values.str.strip(), format=fmt, errors="coerce")
-        bad = parsed.isna() & values.notna()
-        if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise CorruptFile(
-                label,
-                f"column 'Date and Time': timestamp {values.iloc[row]!r} is not {fmt}",
-                line=first_line + row,
-            )
-        return naive_to_unix_seconds(parsed, timezone)
-    return timestamps_to_unix_seconds(
-        values, timezone=timezone, file_label=label, column="Date and Time", first_line=first_line
     )
 
 

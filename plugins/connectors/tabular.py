@@ -265,6 +265,7 @@ _TIMESTAMP_FORMATS = (
     "%m/%d/%Y %H:%M:%S.%f",
     "%m/%d/%Y %H:%M:%S",
     "%m/%d/%Y %I:%M:%S %p",
+    "%Y-%m-%d %I:%M:%S %p",
     "%d.%m.%Y %H:%M:%S",
     "%Y/%m/%d %H:%M:%S",
 )
