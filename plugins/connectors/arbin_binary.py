@@ -69,12 +69,15 @@ from connectors.arbin import RULES
 from connectors.base import DEFAULT_CHUNK_ROWS, FileHead, ReadResult, StreamedRead, to_canonical
 from connectors.errors import CorruptFile
 from connectors.tabular import (
+    ZIP_MAGIC,
     ColumnRule,
     MappedColumn,
     map_headers,
     naive_to_unix_seconds,
+    open_workbook,
     split_header,
     timestamps_to_unix_seconds,
+    workbook_sheet_names,
 )
 
 NAME_XLSX = "arbin_xlsx"
@@ -117,8 +120,6 @@ def _selected(mapped: list[MappedColumn], wanted: Sequence[str] | None) -> list[
 
 # ----------------------------------------------------------------------------------------------- XLSX
 
-_ZIP_MAGIC = b"PK\x03\x04"
-_SHEET_NAME = re.compile(rb"<(?:\w+:)?sheet\b[^>]*\bname=\"([^\"]*)\"")
 _DATA_SHEET = re.compile(r"^Channel", re.IGNORECASE)
 _SKIPPED_SHEET = re.compile(r"chart|statistic", re.IGNORECASE)
 
@@ -139,21 +140,6 @@ _GLOBAL_INFO_KEYS = {
     "capacity": "nominal_capacity_ah",
     "mass": "mass",
 }
-
-
-def _workbook_sheet_names(path: Path) -> list[str]:
-    with zipfile.ZipFile(path) as archive:
-        xml = archive.read("xl/workbook.xml")
-    return [m.group(1).decode("utf-8", errors="replace") for m in _SHEET_NAME.finditer(xml)]
-
-
-def _open_workbook(path: Path) -> Any:
-    import openpyxl
-
-    try:
-        return openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:
-        raise CorruptFile(path.name, f"not a readable XLSX workbook ({type(exc).__name__}: {exc})") from exc
 
 
 def _cell_text(value: Any) -> str | float:
@@ -257,10 +243,10 @@ class ArbinXlsx:
     parser_version = PARSER_VERSION
 
     def sniff(self, head: FileHead) -> bool:
-        if not head.raw.startswith(_ZIP_MAGIC):
+        if not head.raw.startswith(ZIP_MAGIC):
             return False
         try:
-            names = _workbook_sheet_names(head.path)
+            names = workbook_sheet_names(head.path)
         except Exception:
             return False
         return any(_DATA_SHEET.match(n) and not _SKIPPED_SHEET.search(n) for n in names)
@@ -272,7 +258,7 @@ class ArbinXlsx:
         self, path: Path, *, timezone: str = "UTC", chunk_rows: int = DEFAULT_CHUNK_ROWS
     ) -> StreamedRead:
         label = path.name
-        workbook = _open_workbook(path)
+        workbook = open_workbook(path)
         try:
             metadata: dict[str, Any] = {}
             sheets: list[str] = []
@@ -312,7 +298,7 @@ class ArbinXlsx:
             def make(rows: list[tuple[Any, ...]], title: str, first_row: int) -> pd.DataFrame:
                 return self._frame(rows, headers, selected, timezone, label, title, first_row, elapsed_column)
 
-            book = _open_workbook(path)
+            book = open_workbook(path)
             total = 0
             try:
                 for title in sheets:

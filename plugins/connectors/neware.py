@@ -78,14 +78,17 @@ from connectors.base import DEFAULT_CHUNK_ROWS, FileHead, ReadResult, StreamedRe
 from connectors.errors import ConnectorError, CorruptFile
 from connectors.tabular import (
     UNIT_FACTORS,
+    ZIP_MAGIC,
     ColumnRule,
     MappedColumn,
     durations_to_seconds,
+    open_workbook,
     read_header_row,
     split_header,
     stream_headed_csv,
     table_to_frame,
     timestamps_to_unix_seconds,
+    workbook_sheet_names,
 )
 
 NAME = "neware_csv"
@@ -830,13 +833,6 @@ class NewareNdax(_NewareBinary):
 
 #: BTSDA's record sheets: ``record`` (BTS 8), ``Detail_<unit>_<channel>_<n>`` (BTS 7), numbered when split.
 _RECORD_SHEET = re.compile(r"^(record|detail)", re.IGNORECASE)
-_XLSX_SHEET_NAME = re.compile(rb'<sheet[^>]*\bname="([^"]+)"')
-
-
-def _xlsx_sheet_names(path: Path) -> list[str]:
-    with zipfile.ZipFile(path) as archive:
-        xml = archive.read("xl/workbook.xml")
-    return [m.group(1).decode("utf-8", errors="replace") for m in _XLSX_SHEET_NAME.finditer(xml)]
 
 
 def _xlsx_text(value: Any) -> str:
@@ -867,10 +863,10 @@ class NewareXlsx:
     parser_version = PARSER_VERSION
 
     def sniff(self, head: FileHead) -> bool:
-        if not head.raw.startswith(b"PK\x03\x04"):
+        if not head.raw.startswith(ZIP_MAGIC):
             return False
         try:
-            names = _xlsx_sheet_names(head.path)
+            names = workbook_sheet_names(head.path)
         except Exception:  # sniff never raises
             return False
         return any(_RECORD_SHEET.match(n) for n in names) and not any(n.startswith("Channel") for n in names)
@@ -881,16 +877,10 @@ class NewareXlsx:
     def stream(
         self, path: Path, *, timezone: str = "UTC", chunk_rows: int = DEFAULT_CHUNK_ROWS
     ) -> StreamedRead:
-        import openpyxl
-
         label = path.name
+        book = open_workbook(path)
         scratch = tempfile.TemporaryDirectory(prefix="blc-neware-xlsx-")
         text_path = Path(scratch.name) / label  # same name: errors name the workbook
-        try:
-            book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        except Exception as exc:
-            scratch.cleanup()
-            raise CorruptFile(label, f"not a readable XLSX workbook ({type(exc).__name__}: {exc})") from exc
         sheets: list[str] = []
         header: list[str] | None = None
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -460,3 +461,26 @@ def stream_headed_csv(
         metadata=metadata or {},
         unmapped_columns=tuple(unmapped),
     )
+
+
+# --- Excel workbooks (Arbin MITS Pro, Neware BTSDA) --------------------------------------------------------
+
+ZIP_MAGIC = b"PK\x03\x04"
+_SHEET_NAME = re.compile(rb"<(?:\w+:)?sheet\b[^>]*\bname=\"([^\"]*)\"")
+
+
+def workbook_sheet_names(path: Path) -> list[str]:
+    """The sheet names of an XLSX, from ``xl/workbook.xml`` alone (no cell is parsed: cheap to sniff)."""
+    with zipfile.ZipFile(path) as archive:
+        xml = archive.read("xl/workbook.xml")
+    return [m.group(1).decode("utf-8", errors="replace") for m in _SHEET_NAME.finditer(xml)]
+
+
+def open_workbook(path: Path) -> Any:
+    """openpyxl's streaming (read-only) workbook; an unreadable one is a CorruptFile naming the file."""
+    import openpyxl
+
+    try:
+        return openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:
+        raise CorruptFile(path.name, f"not a readable XLSX workbook ({type(exc).__name__}: {exc})") from exc
