@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from connectors.base import CANONICAL_COLUMNS
+from processors.cycle_stats import COUNTER_RESET_DROP
 
 FORMATS = ("bdf", "bdf-parquet", "batteryarchive")  # the CLI spells bdf-parquet as --format bdf --parquet
 _BATCH_ROWS = 200_000
@@ -54,13 +55,10 @@ _BATTERYARCHIVE_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-#: A counter that drops by more than this share of its value has restarted (processors.cycle_stats).
-_RESTART_DROP = 0.01
-
-
 class CycleScope:
     """A step-scope counter (restarts every step) rewritten as a per-cycle one, as the archive's columns are:
-    within a cycle, each restarted segment continues from the sum of the earlier segments' maxima. Frames
+    within a cycle, each restarted segment (a drop of more than COUNTER_RESET_DROP, the processor's own
+    rule) continues from the sum of the earlier segments' maxima. Frames
     arrive in order and may cut a cycle anywhere: the running state carries over. NaN stays NaN (a counter
     written only while charging)."""
 
@@ -78,7 +76,7 @@ class CycleScope:
         v, c = values[valid], cycle[valid].astype(np.float64)
         previous_v = np.concatenate(([self.last], v[:-1]))
         previous_c = np.concatenate(([np.nan if self.cycle is None else self.cycle], c[:-1]))
-        restart = v < previous_v - np.maximum(np.abs(previous_v) * _RESTART_DROP, 1e-12)
+        restart = v < previous_v - np.maximum(np.abs(previous_v) * COUNTER_RESET_DROP, 1e-12)
         new_cycle = c != previous_c
         new_segment = new_cycle | restart
         segment = np.cumsum(new_segment) - (0 if new_segment[0] else 1)  # -1: continues the carried one
