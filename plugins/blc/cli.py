@@ -279,8 +279,7 @@ def _reprocess(args: argparse.Namespace, engine: Engine) -> int:
 
     if args.all and args.cell_ids:
         raise _BadInput("give cell ids or --all, not both")
-    known = set(pipeline.cell_overview(engine)["cell_id"])
-    unknown = [c for c in args.cell_ids if c not in known]
+    unknown = pipeline.unknown_cells(engine, args.cell_ids)
     if unknown:
         raise _BadInput(f"no cell {unknown[0]!r} (see `blc cells`)")
     cells = args.cell_ids or pipeline.cells_to_reprocess(engine, every=args.all)

@@ -117,13 +117,13 @@ class SelectCellsOperator(BaseOperator):
         self.every = every
 
     def execute(self, context: Any) -> list[str]:
-        from blc.pipeline import cell_overview, cells_to_reprocess, engine_for
+        from blc.pipeline import cells_to_reprocess, engine_for, unknown_cells
         from blc.settings import get_settings
 
         named = _as_list(self.cell_ids)
         engine = engine_for(get_settings())
         if named:
-            unknown = sorted(set(named) - set(cell_overview(engine)["cell_id"]))
+            unknown = unknown_cells(engine, named)
             if unknown:
                 raise AirflowFailException(f"no such cells: {', '.join(unknown)}")
             return named

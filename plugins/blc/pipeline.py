@@ -1299,6 +1299,17 @@ def cell_overview(engine: Engine) -> pd.DataFrame:
         return pd.read_sql(sa.text(query), conn)
 
 
+def unknown_cells(engine: Engine, cell_ids: list[str]) -> list[str]:
+    """Those of `cell_ids` the database has no cell for, in the order given."""
+    with engine.connect() as conn:
+        known = set(
+            conn.execute(
+                sa.text("select cell_id from blc.cell where cell_id = any(:ids)"), {"ids": cell_ids}
+            ).scalars()
+        )
+    return [cell for cell in dict.fromkeys(cell_ids) if cell not in known]
+
+
 def cells_to_reprocess(engine: Engine, *, every: bool = False) -> list[str]:
     """Cells with loaded files: all of them, or those whose statistics (per file, per cycle or summary)
     are missing or of another processor version."""
