@@ -338,15 +338,7 @@ class NewareCsv:
         headers = read_header_row(path, header_line=1)
         first_row = _first_data_row(path, 1)
         mapped, unmapped = _map_columns(headers, first_row, label, 1)
-        first_unix = None
-        if "test_time_second" not in {c.rule.canonical for c in mapped}:
-            mapped = [
-                MappedColumn(c.header, ColumnRule("_date", "time", kind="text"), 1.0)
-                if c.rule.canonical == "unix_time_second"
-                else c
-                for c in mapped
-            ]
-            first_unix = _first_timestamp(mapped, headers, first_row, timezone, label, line=2)
+        mapped, first_unix = _test_time_from_date(mapped, headers, first_row, timezone, label, line=2)
         return stream_headed_csv(
             path,
             {},
@@ -360,6 +352,27 @@ class NewareCsv:
             mapping=(mapped, unmapped),
             produces=_produced(mapped),
         )
+
+
+def _test_time_from_date(
+    mapped: list[MappedColumn],
+    headers: Sequence[str],
+    first_row: Sequence[str],
+    timezone: str,
+    label: str,
+    line: int | None,
+) -> tuple[list[MappedColumn], float | None]:
+    """An export without a test-time column: its Date column becomes the helper ``_date`` (finish makes
+    both the clock and the test time of it) and the first row's clock is the test's start."""
+    if "test_time_second" in {c.rule.canonical for c in mapped}:
+        return mapped, None
+    mapped = [
+        MappedColumn(c.header, ColumnRule("_date", "time", kind="text"), 1.0)
+        if c.rule.canonical == "unix_time_second"
+        else c
+        for c in mapped
+    ]
+    return mapped, _first_timestamp(mapped, headers, first_row, timezone, label, line=line)
 
 
 def _first_timestamp(
@@ -432,15 +445,7 @@ def _stream_nested(path: Path, *, timezone: str, chunk_rows: int) -> StreamedRea
     if not first_row:
         raise CorruptFile(label, "no record rows after the header", line=_NESTED_HEADER_LINES + 1)
     mapped, unmapped = _map_columns(record_headers, first_row, label, 3)
-    first_unix = None
-    if "test_time_second" not in {c.rule.canonical for c in mapped}:
-        mapped = [
-            MappedColumn(c.header, ColumnRule("_date", "time", kind="text"), 1.0)
-            if c.rule.canonical == "unix_time_second"
-            else c
-            for c in mapped
-        ]
-        first_unix = _first_timestamp(mapped, record_headers, first_row, timezone, label, line=None)
+    mapped, first_unix = _test_time_from_date(mapped, record_headers, first_row, timezone, label, line=None)
     finish = _make_finish(first_unix, timezone, label)
     # The summary rows' columns are not sample columns: listed (marked by their row kind), never mapped.
     step_keys = ("step_index", "step_id", "step_number", "step_type")
