@@ -8,7 +8,9 @@ recompute the cell's cycle statistics and capacity fade. Last, refresh the Redas
 changed (skipped when `BLC_REDASH_URL` is unset).
 
 A rejected file fails its own `parse_validate_publish` instance (reason in the log and in
-`blc.source_file.error`) without retries; the other files go through.
+`blc.source_file.error`) without retries; the other files go through. The last task, `report`, logs one
+line per file (loaded / quarantined with its reason / failed / skipped) and fails the run when any file was
+not loaded or a folder entry could not be read (docs/adr/0007): a green run loaded everything it was offered.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from blc.operators import (
     CellProcessOperator,
     CyclerFileIngestOperator,
     DiscoverCyclerFilesOperator,
+    IngestRunReportOperator,
     RedashRefreshOperator,
 )
 
@@ -55,7 +58,16 @@ def blc_watch() -> None:
         return processed.output
 
     results = ingest_file.expand(uri=discovered.output)
-    RedashRefreshOperator(task_id="refresh_redash", results=results, trigger_rule="all_done")
+    refreshed = RedashRefreshOperator(
+        task_id="refresh_redash", results=results, trigger_rule="all_done", retries=1
+    )
+    IngestRunReportOperator(
+        task_id="report",
+        uris=discovered.output,
+        new_unreadable=discovered.output["new_unreadable"],
+        refreshed=refreshed.output,
+        trigger_rule="all_done",
+    )
 
 
 blc_watch()

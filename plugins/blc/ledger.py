@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 #: Statuses after which the same content is not ingested again (unless forced).
 SETTLED = ("loaded", "processed", "quarantined")
+#: Statuses of a content that an ingest has not finished with (offered again when nobody holds its lock).
+UNFINISHED = ("discovered", "stable", "ingesting", "failed")
 
 
 @dataclass(frozen=True)
@@ -109,7 +115,8 @@ def update(conn: Connection, file_id: int, **fields: Any) -> None:
 def start_attempt(conn: Connection, file_id: int) -> None:
     conn.execute(
         sa.text(
-            "update blc.source_file set status = 'ingesting', error = null, attempts = attempts + 1,"
+            "update blc.source_file set status = 'ingesting', error = null, warnings = '[]',"
+            " attempts = attempts + 1,"
             " updated_at = now() where file_id = :id"
         ),
         {"id": file_id},
@@ -123,3 +130,65 @@ def superseded_by(conn: Connection, uri: str, file_id: int) -> list[int]:
         {"uri": uri, "id": file_id},
     )
     return [r.file_id for r in rows]
+
+
+def add_warning(conn: Connection, file_id: int, warning: str) -> None:
+    """Record a warning about a file that was loaded all the same (shown by `blc status`)."""
+    conn.execute(
+        sa.text(
+            "update blc.source_file set warnings = warnings || cast(:w as jsonb), updated_at = now()"
+            " where file_id = :id"
+        ),
+        {"w": json.dumps([warning]), "id": file_id},
+    )
+
+
+# --- locks: one ingest per URI and per content at a time; a dead ingest is recognised at once ------------
+#
+# An ingest holds session-level advisory locks on its URI and on its content (sha256) from before it reads
+# the ledger until it has committed. Postgres releases them when the process or its connection dies, so a
+# ledger row still `ingesting` whose content lock is free belongs to a dead process: the next watch run
+# offers it again, without waiting for a timeout. Two names of one content are serialised by the content
+# lock: the second finds the content loaded and skips it.
+
+
+def _lock_key(kind: str, value: str) -> int:
+    digest = hashlib.sha256(f"blc:{kind}:{value}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def content_lock_key(sha256: str) -> int:
+    return _lock_key("content", sha256)
+
+
+def uri_lock_key(uri: str) -> int:
+    return _lock_key("uri", uri)
+
+
+@contextmanager
+def ingest_lock(engine: Engine, *, uri: str, sha256: str) -> Iterator[None]:
+    """Hold the URI's and the content's locks (waiting for another ingest of either to finish). Always the
+    URI first, then the content, so two ingests can never wait on each other in a circle."""
+    conn = engine.connect()
+    try:
+        for key in (uri_lock_key(uri), content_lock_key(sha256)):
+            conn.execute(sa.text("select pg_advisory_lock(:key)"), {"key": key})
+        conn.commit()  # session-level locks outlive the transaction; no snapshot is held meanwhile
+        yield
+    finally:
+        try:
+            conn.execute(sa.text("select pg_advisory_unlock_all()"))
+            conn.commit()
+        except Exception:  # the connection is gone (database restarted): so are its locks
+            pass
+        with suppress(Exception):
+            conn.close()
+
+
+def is_being_ingested(conn: Connection, sha256: str) -> bool:
+    """True while a live process holds the content's ingest lock."""
+    key = content_lock_key(sha256)
+    free = conn.execute(sa.text("select pg_try_advisory_lock(:key)"), {"key": key}).scalar()
+    if free:
+        conn.execute(sa.text("select pg_advisory_unlock(:key)"), {"key": key})
+    return not free

@@ -7,7 +7,7 @@ JSON-safe (XCom carries ids, URIs and counts, never frames).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -19,8 +19,20 @@ def _file_label(uri: str) -> str:
     return PurePosixPath(uri).name or uri
 
 
+def as_list(values: Any) -> list[Any]:
+    """A pulled XCom as a list, whatever the number of mapped instances behind it: Airflow hands a
+    downstream task no value (None) for zero, the bare value for exactly one, and a sequence for several."""
+    if values is None:
+        return []
+    if isinstance(values, Mapping | str | bytes):
+        return [values]
+    return list(values)
+
+
 class DiscoverCyclerFilesOperator(BaseOperator):
-    """List the share folders, keep files that stopped changing and are new to the ledger; return URIs."""
+    """List the share folders, keep files that stopped changing and are new to the ledger (or that an
+    earlier ingest left unfinished); return their URIs. Entries that cannot be read are logged and skipped;
+    those seen for the first time are also pushed as XCom ``new_unreadable`` for the run's report."""
 
     template_fields: Sequence[str] = ("share_dirs",)
 
@@ -32,14 +44,16 @@ class DiscoverCyclerFilesOperator(BaseOperator):
         import dataclasses
         from pathlib import Path
 
-        from blc.pipeline import discover
+        from blc.pipeline import discover_files
         from blc.settings import get_settings
 
         settings = get_settings()
         if self.share_dirs:
             dirs = tuple(Path(p.strip()).resolve() for p in self.share_dirs.split(",") if p.strip())
             settings = dataclasses.replace(settings, share_dirs=dirs)
-        return discover(settings)
+        found = discover_files(settings)
+        context["ti"].xcom_push(key="new_unreadable", value=found.new_unreadable)
+        return found.uris
 
 
 class CyclerFileIngestOperator(BaseOperator):
@@ -178,7 +192,7 @@ class RedashRefreshOperator(BaseOperator):
 
         changed: set[str] = set()
         cells: set[str] = set()
-        for result in self.results or []:
+        for result in as_list(self.results):
             for cell in (result or {}).get("cells", []):
                 changed.update(cell.get("changed_tables", []))
                 cells.add(cell["cell_id"])
@@ -187,3 +201,50 @@ class RedashRefreshOperator(BaseOperator):
         if failed:
             raise RuntimeError(f"{len(failed)} Redash queries failed to refresh: {failed}")
         return outcomes
+
+
+class IngestRunReportOperator(BaseOperator):
+    """The run's last word: one log line per file it was offered (loaded / skipped / quarantined with the
+    reason / failed / unfinished), read back from the ledger, and one per unreadable entry of the watched
+    folders. It fails (so the run ends failed: docs/adr/0007) when any file was quarantined, failed or left
+    unfinished, when an entry became unreadable, or when the Redash refresh failed (`refreshed` is None:
+    a failed task returns nothing)."""
+
+    template_fields: Sequence[str] = ("uris", "new_unreadable", "refreshed")
+
+    def __init__(
+        self,
+        *,
+        uris: Iterable[str] | Any,
+        new_unreadable: Iterable[str] | Any = (),
+        refreshed: Any = (),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.uris = uris
+        self.new_unreadable = new_unreadable
+        self.refreshed = refreshed
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from blc.pipeline import engine_for
+        from blc.run_report import build_report
+        from blc.settings import get_settings
+
+        report = build_report(
+            engine_for(get_settings()),
+            [str(uri) for uri in as_list(self.uris)],
+            new_unreadable=[str(uri) for uri in as_list(self.new_unreadable)],
+            redash_failed=self.refreshed is None,
+        )
+        for line in report.lines:
+            (self.log.warning if line.outcome != "loaded" else self.log.info)("%s", line)
+        if report.redash_failed:
+            self.log.warning("the Redash refresh failed (see refresh_redash)")
+        self.log.info("this run: %s", report.summary())
+        if report.failed:
+            bad = [line for line in report.lines if line.bad]
+            reasons = "; ".join(f"{line.name} {line.outcome}" for line in bad[:5])
+            more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+            redash = "; Redash refresh failed" if report.redash_failed else ""
+            raise AirflowFailException(f"{len(bad)} file(s) not loaded: {reasons}{more}{redash}")
+        return {"summary": report.summary(), "lines": [str(line) for line in report.lines]}

@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import logging
 import re
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,7 +23,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from blc import db, ledger, tuning
+from blc import db, failpoints, ledger, tuning
 from blc.curve_store import CurveSpool
 from blc.errors import ConnectorError
 from blc.settings import Settings, get_settings
@@ -147,56 +149,169 @@ def engine_for(settings: Settings) -> Engine:
 # --- discover -------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Discovery:
+    """What one look at the share folders found. JSON-safe."""
+
+    #: Files to ingest in this run.
+    uris: list[str]
+    #: Entries that could not be read: URI → reason.
+    unreadable: dict[str, str]
+    #: Of those, the ones no earlier look had found (a run reports these as failures, the rest as warnings).
+    new_unreadable: list[str]
+
+
 def discover(settings: Settings | None = None, *, now: float | None = None) -> list[str]:
+    """URIs of stable files to ingest (see `discover_files`)."""
+    return discover_files(settings, now=now).uris
+
+
+def discover_files(settings: Settings | None = None, *, now: float | None = None) -> Discovery:
     """URIs of stable files in the share folders that the ledger has not settled yet, registered as
-    'stable'. Files still being written are left for the next poll."""
+    'stable'; also those an earlier ingest left unfinished (it died while `ingesting`, or after the load
+    and before the statistics). Files still being written, or ending in a line without a line end, are
+    left for a later poll; entries that cannot be read are recorded (`blc.unreadable_entry`) and skipped."""
     settings = settings or get_settings()
     engine = engine_for(settings)
-    candidates = share.list_files(settings.share_dirs)
+    now = time.time() if now is None else now
+    candidates, unreadable = share.scan(settings.share_dirs)
     stable, settling = share.split_stable(candidates, settings.settle_seconds, now=now)
     for candidate in settling:
         log.info("%s: still changing (settle window %ss), next poll", candidate.name, settings.settle_seconds)
     offered: list[str] = []
+    offered_contents: set[str] = set()
     with engine.begin() as conn:
         for candidate in stable:
-            if _seen_unchanged(conn, candidate):
+            try:
+                sha = _offer(conn, candidate, settings, now, offered_contents)
+            except OSError as exc:  # became unreadable between the listing and the hash
+                unreadable.append(share.Unreadable(candidate.uri, exc.strerror or type(exc).__name__))
                 continue
-            sha = share.sha256_of(candidate.path)
-            known = ledger.by_sha256(conn, sha)
-            if known is not None and (known.status in ledger.SETTLED or known.status == "superseded"):
-                if known.uri != candidate.uri:
-                    log.info(
-                        "%s: same content as file %s (%s), not ingested again",
-                        candidate.name,
-                        known.file_id,
-                        known.uri,
-                    )
-                continue
-            entry = ledger.register(
-                conn,
-                uri=candidate.uri,
-                sha256=sha,
-                size_bytes=candidate.size_bytes,
-                etag=candidate.etag,
-                status="stable",
-            )
-            ledger.update(conn, entry.file_id, etag=candidate.etag)
-            offered.append(candidate.uri)
-    log.info("discovered %d new file(s) in %s", len(offered), ", ".join(map(str, settings.share_dirs)))
-    return offered
+            if sha is not None:
+                offered.append(candidate.uri)
+                offered_contents.add(sha)
+        new = _record_unreadable(conn, settings.share_dirs, unreadable)
+    for entry in unreadable:
+        log.warning("%s: cannot be read (%s); skipped", share.path_from_uri(entry.uri), entry.error)
+    log.info("discovered %d file(s) to ingest in %s", len(offered), ", ".join(map(str, settings.share_dirs)))
+    return Discovery(offered, {entry.uri: entry.error for entry in unreadable}, new)
 
 
-def _seen_unchanged(conn: Connection, candidate: share.FileCandidate) -> bool:
-    row = conn.execute(
+def _offer(
+    conn: Connection,
+    candidate: share.FileCandidate,
+    settings: Settings,
+    now: float,
+    offered_contents: set[str],
+) -> str | None:
+    """The candidate's sha256 when it is to be ingested in this run, else None (and why, in the log)."""
+    seen = conn.execute(
         sa.text(
-            "select status, attempts from blc.source_file where uri = :uri and etag = :etag"
+            "select file_id, sha256, status, attempts from blc.source_file where uri = :uri and etag = :etag"
             " order by file_id desc limit 1"
         ),
         {"uri": candidate.uri, "etag": candidate.etag},
     ).first()
+    if seen is not None:  # unchanged since the ledger saw it: no need to read it again
+        return seen.sha256 if _unfinished(conn, seen, candidate.name) else None
+    complete = share.complete_lines_size(candidate.path)
+    if complete is not None and now - candidate.mtime < settings.partial_line_seconds:
+        log.info(
+            "%s: its last line has no line end yet; waiting for the rest (up to %ss after its last change)",
+            candidate.name,
+            settings.partial_line_seconds,
+        )
+        return None
+    sha = share.sha256_of(candidate.path)
+    if sha in offered_contents:
+        log.info("%s: same content as a file offered in this run, not ingested twice", candidate.name)
+        return None
+    row = conn.execute(
+        sa.text("select file_id, uri, sha256, status, attempts from blc.source_file where sha256 = :sha"),
+        {"sha": sha},
+    ).first()
     if row is None:
+        entry = ledger.register(
+            conn,
+            uri=candidate.uri,
+            sha256=sha,
+            size_bytes=candidate.size_bytes,
+            etag=candidate.etag,
+            status="stable",
+        )
+        ledger.update(conn, entry.file_id, etag=candidate.etag)
+        return sha
+    if row.status not in ledger.UNFINISHED and row.status != "loaded":
+        if row.uri != candidate.uri:
+            log.info(
+                "%s: same content as file %s (%s), not ingested again", candidate.name, row.file_id, row.uri
+            )
+        else:  # touched, not changed: remember the new mtime so that it is not read again
+            ledger.update(conn, row.file_id, etag=candidate.etag)
+        return None
+    if row.uri != candidate.uri and ledger.is_being_ingested(conn, sha):
+        log.info("%s: same content as %s, being ingested now", candidate.name, row.uri)
+        return None
+    if row.status != "loaded":
+        # Unfinished under this or another name (renamed before its ingest, say): this name takes it over.
+        ledger.update(conn, row.file_id, uri=candidate.uri, etag=candidate.etag)
+    return sha if _unfinished(conn, row, candidate.name) else None
+
+
+def _unfinished(conn: Connection, row: Any, name: str) -> bool:
+    """Whether a ledger row some ingest has not finished with is to be offered again now: not while a live
+    process holds its lock; a dead ingest (`ingesting`, lock free) up to MAX_ATTEMPTS times; a load whose
+    statistics were never computed (`loaded`) always."""
+    if row.status not in ledger.UNFINISHED and row.status != "loaded":
         return False
-    return not (row.status in ("stable", "failed") and row.attempts < MAX_ATTEMPTS)
+    if ledger.is_being_ingested(conn, row.sha256):
+        log.info("%s: being ingested by another process", name)
+        return False
+    if row.status == "loaded":
+        log.warning("%s: loaded, but its statistics were never computed; processing it", name)
+        return True
+    if row.attempts >= MAX_ATTEMPTS:
+        if row.status == "ingesting":
+            ledger.update(
+                conn,
+                row.file_id,
+                status="failed",
+                error=f"{name}: the ingest stopped {row.attempts} times without finishing (process killed or"
+                " database lost); `blc ingest --force` tries again",
+            )
+        return False
+    if row.status == "ingesting":
+        log.warning("%s: an earlier ingest stopped without finishing; ingesting it again", name)
+    return True
+
+
+def _record_unreadable(
+    conn: Connection, roots: tuple[Path, ...], entries: list[share.Unreadable]
+) -> list[str]:
+    """Remember what could not be read this time (first seen, last seen) and forget what now can be;
+    return the URIs no earlier look had recorded."""
+    new: list[str] = []
+    for entry in entries:
+        inserted = conn.execute(
+            sa.text(
+                "insert into blc.unreadable_entry (uri, error) values (:uri, :error)"
+                " on conflict (uri) do update set error = excluded.error, last_seen = now()"
+                " returning (xmax = 0) as inserted"
+            ),
+            {"uri": entry.uri, "error": entry.error},
+        ).scalar()
+        if inserted:
+            new.append(entry.uri)
+    conn.execute(
+        sa.text(
+            "delete from blc.unreadable_entry"
+            " where exists (select 1 from unnest(cast(:roots as text[])) as root"
+            "  where starts_with(uri, root))"
+            " and not (uri = any(cast(:seen as text[])))"
+        ),
+        {"roots": [root.as_uri().rstrip("/") + "/" for root in roots], "seen": [e.uri for e in entries]},
+    )
+    return new
 
 
 # --- publish --------------------------------------------------------------------------------------------
@@ -235,39 +350,145 @@ def publish_file(
 ) -> IngestOutcome:
     """Fetch, recognise, parse, derive cycles, validate, and COPY one file's rows into blc.timeseries in
     one transaction that first removes that file's earlier rows. A file that fails is quarantined (the
-    outcome says why) and nothing of it is published; the same content again is a no-op."""
+    outcome says why) and nothing of it is published; the same content again is a no-op, and content the
+    ledger quarantined before is quarantined again without being read.
+
+    One ingest per URI and per content at a time (ledger.ingest_lock): a second name of the same bytes
+    waits, then finds them loaded. A content an ingest loaded but never processed (the process died in
+    between) comes back as `loaded` with its cell to process."""
     started = time.monotonic()
     settings = settings or get_settings()
     engine = engine_for(settings)
     path = fetch(uri)
     uri = path.resolve().as_uri() if uri.startswith("/") else uri
-    label = path.name
     sha = share.sha256_of(path)
     stat = path.stat()
     etag = share.FileCandidate(uri, path, stat.st_size, stat.st_mtime).etag
-
-    with engine.begin() as conn:
-        known = ledger.by_sha256(conn, sha)
-        if known is not None and known.status in ledger.SETTLED and not force:
-            reason = f"same content as file {known.file_id} ({known.status}), nothing to do"
-            if known.status == "quarantined":
-                reason += f"; it was quarantined: {known.error}"
-            log.info("%s: %s", label, reason)
-            return IngestOutcome(
-                uri,
-                label,
-                "skipped",
-                known.file_id,
-                known.cell_id,
-                known.format,
-                0,
-                reason=reason,
-                seconds=time.monotonic() - started,
+    with ledger.ingest_lock(engine, uri=uri, sha256=sha):
+        with engine.begin() as conn:
+            known = ledger.by_sha256(conn, sha)
+            settled = None if known is None or force else _settled_outcome(known, uri, path.name, started)
+            if settled is not None:
+                log.info("%s: %s", settled.file_label, settled.reason)
+                return settled
+            grown = None if force else _grown_version(conn, uri, path, stat.st_size)
+            # The new content's own row; a grown file's append folds it into the stored version's row.
+            file_id = _register(conn, uri, sha, stat.st_size, etag)
+        failpoints.reach("registered")
+        with _complete_lines(path) as (read_path, warnings):
+            outcome = _publish_registered(
+                engine,
+                _Source(uri, path, read_path, sha, stat.st_size, etag, warnings),
+                file_id,
+                grown,
+                cell_id=cell_id,
+                project=project,
+                format_name=format_name,
+                settings=settings,
+                started=started,
             )
-        grown = None if force else _grown_version(conn, uri, path, stat.st_size)
-        # A grown file's ledger row is changed only by the append's own transaction, when it succeeds.
-        file_id = _register(conn, uri, sha, stat.st_size, etag) if grown is None else grown.file_id
+    if outcome.status == "loaded":
+        failpoints.reach("loaded")
+    return outcome
 
+
+def _settled_outcome(known: ledger.LedgerEntry, uri: str, label: str, started: float) -> IngestOutcome | None:
+    """What to answer, without reading the file, for a content the ledger has settled; None to ingest it."""
+    elsewhere = f" as {PurePosixPath(known.uri).name}" if known.uri != uri else ""
+    seconds = time.monotonic() - started
+    if known.status == "quarantined":
+        reason = known.error or "quarantined"
+        if elsewhere or not reason.startswith(label):
+            reason = f"{label}: quarantined before{elsewhere} (file {known.file_id}): {reason}"
+        return IngestOutcome(uri, label, "quarantined", known.file_id, reason=reason, seconds=seconds)
+    if known.status == "loaded":  # the process stopped between the load and the statistics
+        return IngestOutcome(
+            uri,
+            label,
+            "loaded",
+            known.file_id,
+            known.cell_id,
+            known.format,
+            int(known.rows or 0),
+            reason=f"loaded before{elsewhere} (file {known.file_id}) but never processed: processing it now",
+            seconds=seconds,
+            cells_to_process=(known.cell_id,) if known.cell_id else (),
+        )
+    if known.status == "processed":
+        return IngestOutcome(
+            uri,
+            label,
+            "skipped",
+            known.file_id,
+            known.cell_id,
+            known.format,
+            0,
+            reason=f"same content as file {known.file_id}{elsewhere} (processed), nothing to do",
+            seconds=seconds,
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class _Source:
+    """One file's bytes as an ingest sees them: where they are named and where the connector reads them
+    (a copy without an unfinished last line, when it has one)."""
+
+    uri: str
+    path: Path
+    read_path: Path
+    sha256: str
+    size_bytes: int
+    etag: str
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return self.path.name
+
+
+@contextmanager
+def _complete_lines(path: Path) -> Iterator[tuple[Path, tuple[str, ...]]]:
+    """The path to read and the warnings to record. A text file whose last line has no line end may still
+    be being written (a writer paused mid-row cuts a field in two, and the field count can still match):
+    that line is never published. The complete lines are read from a temporary copy of the same name."""
+    complete = share.complete_lines_size(path)
+    if complete is None:
+        yield path, ()
+        return
+    with tempfile.TemporaryDirectory(prefix="blc-complete-") as folder:
+        copy = Path(folder) / path.name
+        line_ends = 0
+        with path.open("rb") as source, copy.open("wb") as target:
+            left = complete
+            while left > 0 and (block := source.read(min(1 << 20, left))):
+                line_ends += block.count(b"\n")
+                target.write(block)
+                left -= len(block)
+            dropped = source.read(80).decode("utf-8", errors="replace")
+        warning = (
+            f"line {line_ends + 1} has no line end and was not loaded (the file may still have been"
+            f" written): {dropped[:40]!r}{'…' if len(dropped) > 40 else ''}"
+        )
+        log.warning("%s: %s", path.name, warning)
+        yield copy, (warning,)
+
+
+def _publish_registered(
+    engine: Engine,
+    source: _Source,
+    file_id: int,
+    grown: _Grown | None,
+    *,
+    cell_id: str | None,
+    project: str | None,
+    format_name: str | None,
+    settings: Settings,
+    started: float,
+) -> IngestOutcome:
+    """Read, number, validate and load the registered content (ledger row `file_id`, `ingesting`); append
+    to the stored version instead when the file grew (`grown`)."""
+    uri, path, label = source.uri, source.path, source.label
     # One pass: each chunk is parsed, numbered into cycles, queued for validation and COPYed while the next
     # is parsed; Great Expectations imports meanwhile. Rows become visible only when the one transaction
     # commits, after every chunk passed the suite. Files without a cycle counter take a first, cheap pass
@@ -280,7 +501,7 @@ def publish_file(
     try:
         beside = sidecars.metadata_beside(path)  # connectors/sidecars.py: precedence, cell id rule
         stream = registry.stream(
-            path,
+            source.read_path,
             format_name=format_name,
             timezone=str(beside.get("timezone") or settings.timezone),
             chunk_rows=settings.chunk_rows,
@@ -289,48 +510,38 @@ def publish_file(
             stream = replace(stream, metadata={**stream.metadata, **beside})
         plan = None if "cycle_count" in stream.columns else _assign_cycles(stream)
         summary = _vendor_summary(path, stream.format)
+        cell = cell_id or str(stream.metadata.get("cell_id") or default_cell_id(path))
+        target = _Target(
+            file_id=file_id,
+            uri=uri,
+            label=label,
+            cell_id=cell,
+            project=project_name(project or str(stream.metadata.get("project") or settings.default_project)),
+            summary=summary,
+            warnings=source.warnings,
+        )
+    except ConnectorError as exc:
+        return _quarantine(engine, uri, label, file_id, exc, started)
     except Exception as exc:
-        if grown is not None:  # the stored version stays as it is; the new content gets its own row
-            with engine.begin() as conn:
-                file_id = _register(conn, uri, sha, stat.st_size, etag)
-        if isinstance(exc, ConnectorError):
-            return _quarantine(engine, uri, label, file_id, exc, started)
         _mark_failed(engine, file_id, exc)
         raise
-
-    cell = cell_id or str(stream.metadata.get("cell_id") or default_cell_id(path))
-    target = _Target(
-        file_id=file_id,
-        uri=uri,
-        label=label,
-        cell_id=cell,
-        project=project_name(project or str(stream.metadata.get("project") or settings.default_project)),
-        summary=summary,
-    )
     if stream.unmapped_columns:
         log.info(
             "%s: vendor columns not mapped to BDF (not stored): %s", label, ", ".join(stream.unmapped_columns)
         )
-    if grown is not None:
-        try:
-            loaded = _append(engine, stream, plan, grown, target, settings, warm_up, sha, etag, stat.st_size)
-        except _NotAnAppend as exc:  # rolled back: load the whole file as a new version instead
-            log.info("%s: grew, but %s; loading it whole", label, exc)
-            grown = None
-            with engine.begin() as conn:
-                file_id = _register(conn, uri, sha, stat.st_size, etag)
-            target = replace(target, file_id=file_id)
-        except (ConnectorError, validation.ValidationFailed) as exc:
-            with engine.begin() as conn:
-                file_id = _register(conn, uri, sha, stat.st_size, etag)
-            return _quarantine(engine, uri, label, file_id, exc, started)
     try:
-        try:
-            if grown is None:
+        loaded = None
+        if grown is not None:
+            try:
+                loaded = _append(engine, stream, plan, grown, target, settings, warm_up, source)
+            except _NotAnAppend as exc:  # rolled back: load the whole file as a new version instead
+                log.info("%s: grew, but %s; loading it whole", label, exc)
+        if loaded is None:
+            try:
                 loaded = _load(engine, stream, plan, target, settings, warm_up)
-        except CounterStuck:  # rolled back; number the rows again, the transitions' boundaries added
-            log.info("%s: the cycle counter is stuck; cycles from charge/discharge transitions too", label)
-            loaded = _load(engine, stream, _assign_cycles(stream), target, settings, warm_up)
+            except CounterStuck:  # rolled back; number the rows again, the transitions' boundaries added
+                log.info("%s: the cycle counter is stuck; cycles by charge/discharge transitions too", label)
+                loaded = _load(engine, stream, _assign_cycles(stream), target, settings, warm_up)
     except (ConnectorError, validation.ValidationFailed) as exc:
         # The transaction rolled back: none of this file's rows, and the earlier version's rows are intact.
         return _quarantine(engine, uri, label, file_id, exc, started)
@@ -342,7 +553,7 @@ def publish_file(
         "%s: loaded %d rows as cell %s (format %s, cycles by %s)",
         label,
         loaded.rows,
-        cell,
+        target.cell_id,
         stream.format,
         loaded.rule,
     )
@@ -350,14 +561,14 @@ def publish_file(
         uri,
         label,
         "loaded",
-        file_id,
-        cell,
+        loaded.file_id,
+        target.cell_id,
         stream.format,
         loaded.rows,
         loaded.rule,
         None,
         time.monotonic() - started,
-        tuple(dict.fromkeys([cell, *loaded.replaced_cells])),
+        tuple(dict.fromkeys([target.cell_id, *loaded.replaced_cells])),
     )
 
 
@@ -428,10 +639,13 @@ class _Target:
     cell_id: str
     project: str
     summary: companions.VendorSummary | None = None
+    #: Recorded on the file's ledger row with the load (e.g. an unfinished last line left out).
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class _Loaded:
+    file_id: int
     rows: int
     rule: str
     replaced_cells: tuple[str, ...]
@@ -504,8 +718,10 @@ def _load(
             test_time_last_second=numbering.time_last,
             error=None,
         )
+        for warning in target.warnings:
+            ledger.add_warning(conn, target.file_id, warning)
         _record_validation(conn, target.file_id, "canonical", CANONICAL_SUITE, success=True, failed=[])
-    return _Loaded(rows, rule, tuple(replaced_cells))
+    return _Loaded(target.file_id, rows, rule, tuple(replaced_cells))
 
 
 class _Numbering:
@@ -702,6 +918,8 @@ def _numbered_chunks(
         if numbering.chunks % TRIM_EVERY_CHUNKS == 0:
             tuning.trim_heap()
         yield chunk
+        if numbering.chunks == 1:
+            failpoints.reach("mid_copy")
     if numbering.plan is not None and numbering.rows != numbering.plan.cycle_index.size:
         raise CorruptFile(
             label,
@@ -817,15 +1035,15 @@ def _append(
     target: _Target,
     settings: Settings,
     warm_up: threading.Thread,
-    sha: str,
-    etag: str,
-    size_bytes: int,
+    source: _Source,
 ) -> _Loaded:
     """Load only the rows a grown file added, in one transaction, and recompute only the cycles they touch
     (the old last cycle, perhaps unfinished then, and the new ones). The file is parsed whole, so cycle
     numbering is exactly that of a full load; rows already stored are neither validated nor written again.
     Raises _NotAnAppend (nothing written) when the result would differ from a full load: another format or
-    cell, another cycle rule, or numbering that does not continue the stored rows."""
+    cell, another cycle rule, or numbering that does not continue the stored rows. On success the new
+    content's own ledger row (`target.file_id`, registered by publish_file) is folded into the stored
+    version's: one row per URI, holding the new sha256."""
     from blc.validation import ChunkValidator
 
     if stream.format != grown.format or target.cell_id != grown.cell_id:
@@ -882,13 +1100,15 @@ def _append(
         conn.execute(sa.text("delete from blc.vendor_cycle_summary where file_id = :f"), {"f": grown.file_id})
         if target.summary is not None:
             _store_vendor_summary(conn, grown.file_id, target.summary, "cycle_count" in stream.columns)
+        # The placeholder row holds the new sha256 (unique): it goes first, then the stored row takes it.
+        conn.execute(sa.text("delete from blc.source_file where file_id = :id"), {"id": target.file_id})
         ledger.update(
             conn,
             grown.file_id,
             status="loaded",
-            sha256=sha,
-            size_bytes=size_bytes,
-            etag=etag,
+            sha256=source.sha256,
+            size_bytes=source.size_bytes,
+            etag=source.etag,
             rows=grown.rows + rows,
             parser_version=stream.parser_version,
             last_cycle_index=numbering.last_cycle,
@@ -896,9 +1116,11 @@ def _append(
             test_time_last_second=numbering.time_last,
             error=None,
         )
+        for warning in target.warnings:
+            ledger.add_warning(conn, grown.file_id, warning)
         _record_validation(conn, grown.file_id, "canonical", CANONICAL_SUITE, success=True, failed=[])
     log.info("%s: grew by %d rows; cycles from %d on recomputed", target.label, rows, grown.last_cycle_index)
-    return _Loaded(rows, rule, ())
+    return _Loaded(grown.file_id, rows, rule, ())
 
 
 def _replace_rows(conn: Connection, file_ids: list[int]) -> list[str]:
@@ -1153,6 +1375,7 @@ def process_cell(
             {"c": cell_id},
         ).one()
         refresh_fade(conn, cell_id, settings=settings, formation_cycles=formation)
+        failpoints.reach("mid_process")
         conn.execute(
             sa.text(
                 "update blc.source_file set status = 'processed', updated_at = now()"

@@ -40,6 +40,9 @@ class Settings:
     timezone: str
     #: Rows per chunk when a file is parsed, validated and loaded (memory is flat in file size).
     chunk_rows: int = 80_000
+    #: A text file whose last line has no line end is left alone this long after its last change (its
+    #: writer may only have paused mid-row); past it, the complete rows are loaded and the line is dropped.
+    partial_line_seconds: float = 600.0
 
     @property
     def sql_dir(self) -> Path:
@@ -76,6 +79,7 @@ def get_settings() -> Settings:
         s3_uris=_split_list(env.get("BLC_S3_URIS", "")),
         settle_seconds=float(env.get("BLC_SETTLE_SECONDS", "30")),
         chunk_rows=int(env.get("BLC_CHUNK_ROWS", "80000")),
+        partial_line_seconds=float(env.get("BLC_PARTIAL_LINE_SECONDS", "600")),
         redash_url=env.get("BLC_REDASH_URL") or None,
         redash_api_key=env.get("BLC_REDASH_API_KEY") or None,
         redash_data_source_id=int(env.get("BLC_REDASH_DATA_SOURCE_ID") or 0) or None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -77,7 +78,7 @@ def test_new_content_at_same_uri_supersedes_old_rows(engine, blc_env: Path) -> N
 
 def test_corrupt_file_quarantined_with_reason_and_no_rows(engine, blc_env: Path) -> None:  # type: ignore[no-untyped-def]
     path = blc_env / "truncated.csv"
-    path.write_bytes(EXAMPLE.read_bytes()[:50_000])  # cut mid-row
+    path.write_bytes(EXAMPLE.read_bytes()[:50_000] + b"\n")  # a row cut short, then ended
 
     outcome, processed = pipeline.ingest(path.as_uri())
 
@@ -90,6 +91,26 @@ def test_corrupt_file_quarantined_with_reason_and_no_rows(engine, blc_env: Path)
     assert _scalar(engine, "select error from blc.source_file") == outcome.reason
     failed = _scalar(engine, "select failed_expectations from blc.validation_result where not success")
     assert f"line {failed[0]['line']}: " in outcome.reason
+
+
+def test_unfinished_last_line_is_left_out_with_a_warning_naming_it(engine, blc_env: Path) -> None:  # type: ignore[no-untyped-def]
+    content = EXAMPLE.read_bytes()[:50_000]  # the writer stopped mid-row: no line end after the last field
+    complete = content[: content.rfind(b"\n") + 1]
+    header_lines = 1
+    expected_rows = complete.count(b"\n") - header_lines
+    dropped_line = complete.count(b"\n") + 1
+    path = blc_env / "still_writing.csv"
+    path.write_bytes(content)
+
+    outcome, _ = pipeline.ingest(path.as_uri())
+
+    assert outcome.status == "loaded"
+    assert outcome.rows == expected_rows
+    assert _scalar(engine, "select count(*) from blc.timeseries") == expected_rows
+    warnings = _scalar(engine, "select warnings from blc.source_file")
+    assert len(warnings) == 1 and warnings[0].startswith(f"line {dropped_line} has no line end")
+    assert repr(content[len(complete) :].decode()[:20])[1:-1] in warnings[0]
+    assert _scalar(engine, "select sha256 from blc.source_file") == hashlib.sha256(content).hexdigest()
 
 
 def test_validation_failure_quarantines_and_names_line(engine, blc_env: Path) -> None:  # type: ignore[no-untyped-def]

@@ -44,8 +44,12 @@ def test_watch_dag_shape(dagbag) -> None:  # type: ignore[no-untyped-def]
         "ingest_file.parse_validate_publish",
         "ingest_file.process_cell",
         "refresh_redash",
+        "report",
     }
     assert dag.get_task("refresh_redash").trigger_rule == "all_done"
+    # The report is the only leaf: it alone decides the run's state (docs/adr/0007).
+    assert [task.task_id for task in dag.leaves] == ["report"]
+    assert dag.get_task("report").trigger_rule == "all_done"
     assert dag.max_active_runs == 1
 
 
