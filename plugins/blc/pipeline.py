@@ -12,7 +12,7 @@ import re
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path, PurePosixPath
@@ -347,6 +347,7 @@ def publish_file(
     format_name: str | None = None,
     force: bool = False,
     settings: Settings | None = None,
+    on_loaded: Callable[[IngestOutcome], None] | None = None,
 ) -> IngestOutcome:
     """Fetch, recognise, parse, derive cycles, validate, and COPY one file's rows into blc.timeseries in
     one transaction that first removes that file's earlier rows. A file that fails is quarantined (the
@@ -355,7 +356,8 @@ def publish_file(
 
     One ingest per URI and per content at a time (ledger.ingest_lock): a second name of the same bytes
     waits, then finds them loaded. A content an ingest loaded but never processed (the process died in
-    between) comes back as `loaded` with its cell to process."""
+    between) comes back as `loaded` with its cell to process. `on_loaded` runs while the locks are still
+    held (the CLI processes the cell there, so a second name never sees the content half done)."""
     started = time.monotonic()
     settings = settings or get_settings()
     engine = engine_for(settings)
@@ -370,7 +372,11 @@ def publish_file(
             settled = None if known is None or force else _settled_outcome(known, uri, path.name, started)
             if settled is not None:
                 log.info("%s: %s", settled.file_label, settled.reason)
-                return settled
+        if settled is not None:
+            if settled.status == "loaded" and on_loaded is not None:
+                on_loaded(settled)
+            return settled
+        with engine.begin() as conn:
             grown = None if force else _grown_version(conn, uri, path, stat.st_size)
             # The new content's own row; a grown file's append folds it into the stored version's row.
             file_id = _register(conn, uri, sha, stat.st_size, etag)
@@ -387,8 +393,10 @@ def publish_file(
                 settings=settings,
                 started=started,
             )
-    if outcome.status == "loaded":
-        failpoints.reach("loaded")
+        if outcome.status == "loaded":
+            failpoints.reach("loaded")
+            if on_loaded is not None:
+                on_loaded(outcome)
     return outcome
 
 
@@ -1465,10 +1473,15 @@ def _formation_cycles(conn: Connection, cell_id: str) -> int:
 
 
 def ingest(uri: str, **kwargs: Any) -> tuple[IngestOutcome, list[ProcessOutcome]]:
-    """publish_file, then process_cell for every cell it touched (the CLI's one-shot path)."""
+    """publish_file, then process_cell for every cell it touched (the CLI's one-shot path), before the
+    file's locks are let go."""
     settings = kwargs.pop("settings", None) or get_settings()
-    outcome = publish_file(uri, settings=settings, **kwargs)
-    processed = [process_cell(c, settings=settings) for c in outcome.cells_to_process]
+    processed: list[ProcessOutcome] = []
+
+    def process(outcome: IngestOutcome) -> None:
+        processed.extend(process_cell(c, settings=settings) for c in outcome.cells_to_process)
+
+    outcome = publish_file(uri, settings=settings, on_loaded=process, **kwargs)
     return outcome, processed
 
 
