@@ -84,13 +84,16 @@ class CyclerFileIngestOperator(BaseOperator):
         from blc.pipeline import publish_file
 
         context["file_label"] = _file_label(self.uri)  # names the mapped task instance in the UI
-        outcome = publish_file(
-            self.uri,
-            cell_id=self.cell_id or None,
-            project=self.project or None,
-            format_name=self.format_name or None,
-            force=self.force,
-        )
+        try:
+            outcome = publish_file(
+                self.uri,
+                cell_id=self.cell_id or None,
+                project=self.project or None,
+                format_name=self.format_name or None,
+                force=self.force,
+            )
+        except FileNotFoundError as exc:  # removed or renamed since it was offered: a retry cannot help
+            raise AirflowFailException(str(exc)) from exc
         if outcome.status == "quarantined":
             raise AirflowFailException(f"quarantined {outcome.reason}")
         self.log.info("%s: %s (%s rows)", outcome.file_label, outcome.status, outcome.rows)

@@ -361,7 +361,11 @@ def publish_file(
     started = time.monotonic()
     settings = settings or get_settings()
     engine = engine_for(settings)
-    path = fetch(uri)
+    try:
+        path = fetch(uri)
+    except FileNotFoundError:
+        _mark_gone(engine, uri)
+        raise
     uri = path.resolve().as_uri() if uri.startswith("/") else uri
     sha = share.sha256_of(path)
     stat = path.stat()
@@ -868,6 +872,19 @@ def _store_vendor_summary(
         ["file_id", "source_name", *companions.SUMMARY_COLUMNS, "cycle_index"],
         constants={"file_id": file_id, "source_name": summary.source},
     )
+
+
+def _mark_gone(engine: Engine, uri: str) -> None:
+    """A file offered by the watcher and removed (or renamed) before its ingest began: its ledger row says
+    so instead of waiting as `stable` for ever."""
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "update blc.source_file set status = 'failed', updated_at = now(),"
+                " error = :error where uri = :uri and status = 'stable'"
+            ),
+            {"uri": uri, "error": f"{PurePosixPath(uri).name}: the file was gone before it could be read"},
+        )
 
 
 def _mark_failed(engine: Engine, file_id: int, exc: Exception) -> None:

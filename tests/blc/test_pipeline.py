@@ -171,3 +171,19 @@ def test_cell_id_and_project_options(engine, blc_env: Path) -> None:  # type: ig
         )
         == "fast_charge"
     )
+
+
+def test_a_file_gone_before_its_ingest_is_marked_failed_not_left_waiting(engine, blc_env: Path) -> None:  # type: ignore[no-untyped-def]
+    path = blc_env / "renamed.csv"
+    shutil.copy2(EXAMPLE, path)
+    (uri,) = pipeline.discover()
+    path.rename(blc_env / "renamed_later.csv")
+
+    with pytest.raises(FileNotFoundError):
+        pipeline.publish_file(uri)
+
+    assert _scalar(engine, "select status from blc.source_file where uri = :u", u=uri) == "failed"
+    assert "gone before it could be read" in _scalar(engine, "select error from blc.source_file")
+    # the same bytes under the new name take the row over and load
+    (renamed,) = pipeline.discover()
+    assert Path(renamed).name == "renamed_later.csv"
