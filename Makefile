@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo up test lint format bench clean
+.PHONY: help install demo up down test lint format bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -29,14 +29,12 @@ install: $(STAMP) ## build .venv from requirements.lock (pinned) and install the
 demo: $(STAMP) ## embedded Postgres + real Airflow over the bundled samples; prints per-cell results
 	$(BIN)/blc demo
 
-up: $(STAMP) ## Airflow standalone (UI on :8080) with blc_watch unpaused, watching ./drops
+up: $(STAMP) ## Airflow standalone (UI on :8080) with blc_watch unpaused, watching ./drops; Ctrl+C stops it
 	@mkdir -p drops
-	$(BIN)/blc db upgrade
-	BLC_SETTLE_SECONDS=$${BLC_SETTLE_SECONDS:-10} $(BIN)/blc airflow standalone & \
-	  for i in $$(seq 60); do curl -sf localhost:8080/api/v2/monitor/health >/dev/null && break; sleep 2; done; \
-	  for i in $$(seq 40); do $(BIN)/blc airflow dags unpause blc_watch >/dev/null 2>&1 && break; sleep 3; done; \
-	  echo "Airflow UI: http://localhost:8080  login: $$(cat .blc/airflow/simple_auth_manager_passwords.json.generated)"; \
-	  echo "blc_watch unpaused, watching $(CURDIR)/drops"; wait
+	@$(BIN)/python -m blc.standalone up
+
+down: ## stop what make up started
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m blc.standalone down; else echo "nothing running"; fi
 
 test: $(STAMP) ## the whole suite (real Postgres, real Airflow, real GX)
 	$(BIN)/python -m pytest -q

