@@ -31,10 +31,10 @@ demo: $(STAMP) ## embedded Postgres + real Airflow over the bundled samples; pri
 
 up: $(STAMP) ## Airflow standalone (UI on :8080) with blc_watch unpaused, watching ./drops; Ctrl+C stops it
 	@mkdir -p drops
-	@$(BIN)/python -m blc.standalone up
+	@$(BIN)/blc up
 
 down: ## stop what make up started
-	@if [ -x $(BIN)/python ]; then $(BIN)/python -m blc.standalone down; else echo "nothing running"; fi
+	@if [ -x $(BIN)/blc ]; then $(BIN)/blc down; else echo "nothing running"; fi
 
 test: $(STAMP) ## the whole suite (real Postgres, real Airflow, real GX)
 	$(BIN)/python -m pytest -q

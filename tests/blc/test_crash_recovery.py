@@ -163,6 +163,7 @@ def test_database_stopped_mid_copy_then_next_watch_run_loads_once(  # type: igno
         db.dispose_engines()
         with contextlib.suppress(subprocess.CalledProcessError):
             pg_ctl("stop", "-m", "fast")
+        server.cleanup()  # now, not at interpreter exit (when pytest has closed the log streams)
 
 
 def test_two_names_of_one_content_ingested_at_once_load_once(engine, blc_env: Path) -> None:  # type: ignore[no-untyped-def]
