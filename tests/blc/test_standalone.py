@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -210,5 +211,123 @@ def test_down_stops_a_running_up(session_dirs: tuple[Path, Path], tmp_path: Path
         assert up.proc.wait(timeout=10) == 0, up.output()
         _assert_all_gone(up, home, sid)
     finally:
+        if up.proc.poll() is None:
+            up.proc.kill()
+
+
+def _api(port: int, method: str, path: str, token: str | None = None, body: object = None) -> dict:  # type: ignore[type-arg]
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={
+            "Content-Type": "application/json",
+            **({"Authorization": f"Bearer {token}"} if token else {}),
+        },
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())  # type: ignore[no-any-return]
+
+
+def _runs(port: int, token: str) -> list[dict]:  # type: ignore[type-arg]
+    """The DAG's runs ([] while the API answers 500: SQLite metadata is briefly locked by the scheduler)."""
+    try:
+        return _api(port, "GET", "/api/v2/dags/blc_watch/dagRuns?limit=100", token)["dag_runs"]  # type: ignore[no-any-return]
+    except urllib.error.HTTPError as exc:
+        if exc.code >= 500:
+            return []
+        raise
+
+
+def _trigger(port: int, token: str) -> dict:  # type: ignore[type-arg]
+    for _ in range(10):  # a 500 while the scheduler holds the SQLite metadata's write lock: try again
+        try:
+            return _api(port, "POST", "/api/v2/dags/blc_watch/dagRuns", token, {"logical_date": None})
+        except urllib.error.HTTPError as exc:
+            if exc.code < 500:
+                raise
+            time.sleep(2)
+    raise AssertionError("could not trigger blc_watch")
+
+
+def _ledger(env: dict[str, str]) -> dict[str, str]:
+    listed = subprocess.run(
+        [str(Path(sys.executable).with_name("blc")), "files", "--format", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return {row["file"]: row["status"] for row in json.loads(listed.stdout)}
+
+
+def _wait_for(what: str, check, up: Up, timeout_s: float = 180):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while not (found := check()):
+        assert up.proc.poll() is None, up.output()
+        assert time.monotonic() < deadline, f"{what}: not within {timeout_s} s\n{up.output()}"
+        time.sleep(2)
+    return found
+
+
+def test_files_dropped_while_the_scheduler_runs_give_runs_of_the_right_colour(
+    session_dirs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The real scheduler (not dag.test()): a good file dropped into the watched folder is loaded by a
+    green run, a bad one dropped later is quarantined by a red run, and the run after it is green again."""
+    home, drops = session_dirs
+    env = {**_env(home, drops), "BLC_SETTLE_SECONDS": "0"}
+    up = Up(env, _free_port(), tmp_path / "up.stderr")
+    try:
+        up.wait_ready()
+        password = json.loads((home / "airflow" / "simple_auth_manager_passwords.json.generated").read_text())
+        token = _api(
+            up.port, "POST", "/auth/token", body={"username": "admin", "password": password["admin"]}
+        )["access_token"]
+
+        def settled(expected: dict[str, str]):  # type: ignore[no-untyped-def]
+            def check():  # type: ignore[no-untyped-def]
+                runs = _runs(up.port, token)
+                if not runs or any(r["state"] not in ("success", "failed") for r in runs):
+                    return None
+                return runs if _ledger(env) == expected else None
+
+            return check
+
+        example = (ROOT / "tests" / "data" / "arbin" / "arbin_example.csv").read_bytes()
+        (drops / "good.csv").write_bytes(example)
+        _trigger(up.port, token)  # sooner than the next scheduled run
+        after_good = _wait_for("good.csv processed", settled({"good.csv": "processed"}), up)
+        assert {r["state"] for r in after_good} == {"success"}, after_good
+
+        lines = example.splitlines(keepends=True)
+        lines[500] = lines[500][:20] + b"\n"  # a row cut short: quarantined
+        (drops / "bad.csv").write_bytes(b"".join(lines))
+        _trigger(up.port, token)
+        after_bad = _wait_for(
+            "bad.csv quarantined", settled({"good.csv": "processed", "bad.csv": "quarantined"}), up
+        )
+        new_runs = [r for r in after_bad if r["dag_run_id"] not in {g["dag_run_id"] for g in after_good}]
+        assert [r["state"] for r in new_runs if r["state"] == "failed"] == ["failed"], new_runs
+
+        triggered = _trigger(up.port, token)
+        final = _wait_for(
+            "the next run",
+            lambda: next(
+                (
+                    r
+                    for r in _runs(up.port, token)
+                    if r["dag_run_id"] == triggered["dag_run_id"] and r["state"] in ("success", "failed")
+                ),
+                None,
+            ),
+            up,
+        )
+        assert final["state"] == "success"  # the quarantined file is settled: nothing left to fail on
+    finally:
+        up.proc.send_signal(signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            up.proc.wait(timeout=STOP_TIMEOUT_S)
         if up.proc.poll() is None:
             up.proc.kill()

@@ -40,6 +40,8 @@ def test_watch_run_ingests_folder_quarantines_bad_file_and_labels_tasks(
     assert states[("ingest_file.parse_validate_publish", "broken.csv")] == "failed"
     assert states[("ingest_file.process_cell", "arbin_example.csv")] == "success"
     assert states[("refresh_redash", None)] == "success"
+    assert states[("report", None)] == "failed"  # one file was quarantined: the run says so
+    assert run.state == "failed"
     with engine.connect() as conn:
         status = dict(conn.execute(sa.text("select uri, status from blc.source_file")).all())
         rows = dict(conn.execute(sa.text("select cell_id, count(*) from blc.timeseries group by 1")).all())
@@ -57,6 +59,8 @@ def test_watch_run_ingests_folder_quarantines_bad_file_and_labels_tasks(
     assert summary == 1
 
     second = _dag("blc_watch").test()  # the ledger knows every file: nothing is mapped
+
+    assert second.state == "success"
 
     mapped = [ti for ti in second.get_task_instances() if ti.task_id.startswith("ingest_file.")]
     assert all(ti.state in ("skipped", "removed") or ti.map_index == -1 for ti in mapped)
