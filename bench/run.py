@@ -397,7 +397,7 @@ def stats_sql_vs_numpy(url: str, cell: str, rows: int, seed: int) -> dict[str, f
     import psycopg2
     import sqlalchemy as sa
 
-    from blc import pipeline
+    from blc.process import refresh_fade
     from blc.settings import get_settings
     from processors.cycle_stats import compute_cycle_stats
 
@@ -414,7 +414,7 @@ def stats_sql_vs_numpy(url: str, cell: str, rows: int, seed: int) -> dict[str, f
     engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg2://", 1))
     with engine.begin() as conn:
         began = time.perf_counter()
-        pipeline.refresh_fade(conn, cell, settings=get_settings(), formation_cycles=0)
+        refresh_fade(conn, cell, settings=get_settings(), formation_cycles=0)
         fade_seconds = time.perf_counter() - began
     engine.dispose()
     return {

@@ -385,9 +385,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "status":
         return _status(args.file, engine)
     if args.command == "cells":
-        from blc import pipeline
+        from blc.queries import cell_overview
 
-        overview = pipeline.cell_overview(engine)
+        overview = cell_overview(engine)
         if args.format == "table" and not args.all:
             _print_table(_narrow_cells(overview), CELL_TABLE)
         else:
@@ -421,7 +421,7 @@ def _engine(settings: Settings) -> Engine:
     does not answer is found on the first query (exit 1, see _explain)."""
     from sqlalchemy.exc import ArgumentError
 
-    from blc import db, pipeline
+    from blc import db
 
     url = db.resolve_url(settings)
     try:
@@ -430,7 +430,7 @@ def _engine(settings: Settings) -> Engine:
         raise _BadInput(
             f"BLC_DATABASE_URL is not a valid postgresql:// URL ({_redact_url(settings.database_url or url)})"
         ) from exc
-    return pipeline.engine_for(settings)
+    return db.engine_for(settings)
 
 
 # --- ingest ---------------------------------------------------------------------------------------------
@@ -474,12 +474,12 @@ def _expand(paths: list[Path]) -> tuple[list[Path], list[str]]:
 def _ingest(args: argparse.Namespace) -> int:
     """Every file is tried. Quarantined content (new or seen before) and a file that cannot be read make
     the exit code 2, at the end; an infrastructure error propagates at once (exit 1)."""
-    from blc import pipeline
+    from blc import ingest
     from blc.errors import ConnectorError
 
     if args.project is not None:
         try:
-            pipeline.project_name(args.project)
+            ingest.project_name(args.project)
         except ValueError as exc:
             raise _BadInput(f"--project: {exc}") from exc
     files, problems = _expand(args.paths)
@@ -488,7 +488,7 @@ def _ingest(args: argparse.Namespace) -> int:
     status = EXIT_BAD_INPUT if problems else EXIT_OK
     for path in files:
         try:
-            outcome, processed = pipeline.ingest(
+            outcome, processed = ingest.ingest(
                 path.resolve().as_uri(),
                 cell_id=args.cell_id,
                 project=args.project,
@@ -523,18 +523,18 @@ def _os_reason(exc: OSError) -> str:
 def _reprocess(args: argparse.Namespace, engine: Engine) -> int:
     """Named cells (recomputed), every cell (`--all`, recomputed), or by default the cells whose statistics
     are not of this processor version."""
-    from blc import pipeline
+    from blc import process, queries
 
     if args.all and args.cell_ids:
         raise _BadInput("give cell ids or --all, not both")
-    unknown = pipeline.unknown_cells(engine, args.cell_ids)
+    unknown = queries.unknown_cells(engine, args.cell_ids)
     if unknown:
         raise _BadInput(f"no cell {unknown[0]!r} (see `blc cells`)")
-    cells = args.cell_ids or pipeline.cells_to_reprocess(engine, every=args.all)
+    cells = args.cell_ids or queries.cells_to_reprocess(engine, every=args.all)
     if not cells:
-        print(f"every cell is at processor version {pipeline.PROCESSOR_VERSION}: nothing to do")
+        print(f"every cell is at processor version {process.PROCESSOR_VERSION}: nothing to do")
     for cell in cells:
-        outcome = pipeline.process_cell(cell, recompute=bool(args.all or args.cell_ids))
+        outcome = process.process_cell(cell, recompute=bool(args.all or args.cell_ids))
         print(
             f"reprocessed {cell}: {outcome.cycles} cycles ({outcome.complete_cycles} complete), "
             f"processor {outcome.processor_version}, in {outcome.seconds:.2f}s"
@@ -654,9 +654,9 @@ def _utc(value: Any) -> str:
 
 
 def _cycles_or_fade(args: argparse.Namespace, engine: Engine) -> int:
-    from blc import pipeline
+    from blc.queries import cycle_table, fade_table
 
-    table = (pipeline.cycle_table if args.command == "cycles" else pipeline.fade_table)(engine, args.cell_id)
+    table = (cycle_table if args.command == "cycles" else fade_table)(engine, args.cell_id)
     if table.empty:
         raise _BadInput(f"no {args.command} for cell {args.cell_id!r} (see `blc cells`)")
     if args.all:
@@ -802,9 +802,10 @@ def _redash(args: argparse.Namespace, settings: Settings) -> int:
         return _redash_sync(settings)
     if settings.redash_url and not settings.redash_api_key:
         raise _BadInput("BLC_REDASH_URL is set but BLC_REDASH_API_KEY is not: set both to refresh")
-    from blc import pipeline
+    from blc.process import PUBLISHED_TABLES
+    from blc.redash import refresh_dashboards
 
-    outcomes = pipeline.refresh_dashboards(set(pipeline.PUBLISHED_TABLES), settings=settings)
+    outcomes = refresh_dashboards(set(PUBLISHED_TABLES), settings=settings)
     for outcome in outcomes:
         print(
             f"{outcome['name']}: {outcome['status']}" + (f" ({outcome['error']})" if outcome["error"] else "")

@@ -90,6 +90,13 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def engine_for(settings: Settings) -> Engine:
+    """The engine for the configured database, its schema brought up to date (one query when current)."""
+    engine = get_engine(resolve_url(settings))
+    upgrade(engine, settings.sql_dir)
+    return engine
+
+
 def resolve_url(settings: Settings | None = None) -> str:
     settings = settings or get_settings()
     return settings.database_url or embedded_url(settings.embedded_pgdata)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from blc import pipeline
+from blc import db, queries
 from blc.airflow_env import airflow_environment, airflow_executable, ensure_metadata_db
 from blc.settings import get_settings
 
@@ -67,7 +67,7 @@ def write_synthetic_cell(drops: Path, scratch: Path) -> Path | None:
 def run_demo() -> int:
     settings = get_settings()
     drops = settings.share_dirs[0]  # ./drops unless BLC_SHARE_DIRS says otherwise
-    engine = pipeline.engine_for(settings)  # starts the embedded Postgres and applies migrations
+    engine = db.engine_for(settings)  # starts the embedded Postgres and applies migrations
     copied = copy_samples(drops, settings.project_root / "tests" / "data")
     synthetic_cell = write_synthetic_cell(drops, settings.home / "scratch")
     print(
@@ -107,7 +107,7 @@ def _print_summary(engine: sa.Engine, drops: Path) -> None:
         detail = f"{row.rows} rows → {row.cell_id}" if row.error is None else row.error
         print(f"  {row.status:<11} {Path(row.uri).name}: {detail}")
 
-    overview = pipeline.cell_overview(engine)
+    overview = queries.cell_overview(engine)
     print("\ncells:")
     header = (
         f"  {'cell_id':<58} {'cycles':>6} {'first Ah':>9} {'last Ah':>9} {'retention':>9} {'to 80 %':>10}"

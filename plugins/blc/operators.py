@@ -44,7 +44,7 @@ class DiscoverCyclerFilesOperator(BaseOperator):
         import dataclasses
         from pathlib import Path
 
-        from blc.pipeline import discover_files
+        from blc.discover import discover_files
         from blc.settings import get_settings
 
         settings = get_settings()
@@ -81,7 +81,7 @@ class CyclerFileIngestOperator(BaseOperator):
         self.force = force
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from blc.pipeline import publish_file
+        from blc.ingest import publish_file
 
         context["file_label"] = _file_label(self.uri)  # names the mapped task instance in the UI
         try:
@@ -110,7 +110,7 @@ class CellProcessOperator(BaseOperator):
         self.outcome = outcome
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from blc.pipeline import process_cell
+        from blc.process import process_cell
 
         outcome = dict(self.outcome)
         context["file_label"] = outcome.get("file_label") or _file_label(outcome.get("uri", ""))
@@ -134,7 +134,8 @@ class SelectCellsOperator(BaseOperator):
         self.every = every
 
     def execute(self, context: Any) -> list[str]:
-        from blc.pipeline import cells_to_reprocess, engine_for, unknown_cells
+        from blc.db import engine_for
+        from blc.queries import cells_to_reprocess, unknown_cells
         from blc.settings import get_settings
 
         named = _as_list(self.cell_ids)
@@ -161,7 +162,7 @@ class CellReprocessOperator(BaseOperator):
         self.recompute = recompute
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from blc.pipeline import process_cell
+        from blc.process import process_cell
 
         outcome = process_cell(self.cell_id, recompute=self.recompute)
         self.log.info("%s: %d cycles, processor %s", self.cell_id, outcome.cycles, outcome.processor_version)
@@ -191,7 +192,7 @@ class RedashRefreshOperator(BaseOperator):
         self.results = results
 
     def execute(self, context: Any) -> list[dict[str, Any]]:
-        from blc.pipeline import refresh_dashboards
+        from blc.redash import refresh_dashboards
 
         changed: set[str] = set()
         cells: set[str] = set()
@@ -229,7 +230,7 @@ class IngestRunReportOperator(BaseOperator):
         self.refreshed = refreshed
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from blc.pipeline import engine_for
+        from blc.db import engine_for
         from blc.run_report import build_report
         from blc.settings import get_settings
 

@@ -259,3 +259,66 @@ def _finding(item: dict[str, Any]) -> dict[str, Any]:
         "column": item.get("column"),
         "unexpected_count": item.get("unexpected_count"),
     }
+
+
+# --- cells and their results (blc cells/cycles/fade, the demo, the reprocess DAG) -------------------------
+
+
+def cell_overview(engine: Engine) -> pd.DataFrame:
+    """Every cell with its project and fade summary (sql/queries/cell_overview.sql)."""
+    return _frame(engine, "queries/cell_overview")
+
+
+def cycle_table(engine: Engine, cell_id: str) -> pd.DataFrame:
+    """A cell's per-cycle statistics with the vendor's own summary beside (sql/queries/cycle_table.sql)."""
+    return _frame(engine, "queries/cycle_table", cell_id=cell_id)
+
+
+def fade_table(engine: Engine, cell_id: str) -> pd.DataFrame:
+    import pandas as pd
+    import sqlalchemy as sa
+
+    with engine.connect() as conn:
+        return pd.read_sql(
+            sa.text("select * from blc.capacity_fade where cell_id = :c order by cycle_index"),
+            conn,
+            params={"c": cell_id},
+        )
+
+
+def unknown_cells(engine: Engine, cell_ids: list[str]) -> list[str]:
+    """Those of `cell_ids` the database has no cell for, in the order given."""
+    import sqlalchemy as sa
+
+    with engine.connect() as conn:
+        known = set(
+            conn.execute(
+                sa.text("select cell_id from blc.cell where cell_id = any(:ids)"), {"ids": cell_ids}
+            ).scalars()
+        )
+    return [cell for cell in dict.fromkeys(cell_ids) if cell not in known]
+
+
+def cells_to_reprocess(engine: Engine, *, every: bool = False) -> list[str]:
+    """Cells with loaded files: all of them, or those whose statistics (per file, per cycle or summary)
+    are missing or of another processor version (sql/queries/cells_to_reprocess.sql)."""
+    import sqlalchemy as sa
+
+    from blc import db
+    from processors.cycle_stats import PROCESSOR_VERSION
+
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(db.load_sql("queries/cells_to_reprocess")), {"every": every, "version": PROCESSOR_VERSION}
+        ).scalars()
+        return [str(cell) for cell in rows]
+
+
+def _frame(engine: Engine, sql_name: str, **params: Any) -> pd.DataFrame:
+    import pandas as pd
+    import sqlalchemy as sa
+
+    from blc import db
+
+    with engine.connect() as conn:
+        return pd.read_sql(sa.text(db.load_sql(sql_name)), conn, params=params)

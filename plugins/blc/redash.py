@@ -26,6 +26,7 @@ import requests
 import yaml
 
 from blc.errors import BlcError
+from blc.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -786,3 +787,26 @@ def refresh_touched_queries(
             )
             outcomes.append(outcome)
     return outcomes
+
+
+def refresh_dashboards(
+    changed_tables: set[str], *, cells: list[str] | None = None, settings: Settings | None = None
+) -> list[dict[str, Any]]:
+    """Refresh the Redash queries reading `changed_tables`; per-cell queries run for the touched `cells`."""
+    settings = settings or get_settings()
+    if not settings.redash_url:
+        log.info("BLC_REDASH_URL is not set: Redash refresh skipped")
+        return []
+    if not changed_tables:
+        log.info("nothing changed: no Redash query to refresh")
+        return []
+    outcomes = refresh_touched_queries(
+        changed_tables,
+        base_url=settings.redash_url,
+        api_key=settings.redash_api_key or "",
+        queries_dir=settings.redash_dir / "queries",
+        parameter_values={"cell_id": sorted(cells)} if cells else None,
+    )
+    for outcome in outcomes:
+        log.info("Redash query %s: %s", outcome.name, outcome.status)
+    return [o.as_dict() for o in outcomes]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from blc import cli, pipeline
+from blc import cli, queries
 from tests.fakes.redash_server import FakeRedashServer
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -105,7 +105,7 @@ def test_unexpected_error_is_one_line_exit_1_and_debug_adds_the_traceback(
     def broken(engine):  # type: ignore[no-untyped-def]
         raise RuntimeError("the overview broke\non two lines")
 
-    monkeypatch.setattr(pipeline, "cell_overview", broken)
+    monkeypatch.setattr(queries, "cell_overview", broken)
 
     code = cli.main(["cells"])
     plain = capsys.readouterr()

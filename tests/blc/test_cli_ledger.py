@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from blc import cli, pipeline
+from blc import cli
+from blc import ingest as ingest_module
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 EXAMPLE = DATA / "arbin" / "arbin_example.csv"  # 2142 rows, 2 cycles (tests/blc/test_cli.py)
@@ -261,14 +262,14 @@ def test_ingest_of_a_folder_tries_every_file_and_exits_2_at_the_end(
         shutil.copy(source, folder / source.name)
     broken_copy(folder, "b_broken.csv")
     (folder / "cell_a.bdf.csv.meta.yaml").write_text('project: "!!!"\n')  # no letters: ValueError
-    real_ingest = pipeline.ingest
+    real_ingest = ingest_module.ingest
 
     def ingest(uri: str, **kwargs):  # type: ignore[no-untyped-def]
         if uri.endswith("arbin_example.csv"):
             raise PermissionError(13, "Permission denied", uri)  # root reads any file: pretend
         return real_ingest(uri, **kwargs)
 
-    monkeypatch.setattr(pipeline, "ingest", ingest)
+    monkeypatch.setattr(ingest_module, "ingest", ingest)
 
     code, out, err = run(capsys, "ingest", str(folder), str(ledger / "missing"))
 

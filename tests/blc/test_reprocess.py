@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from blc import cli, pipeline
+from blc import cli, file_stats, pipeline, process, stitch
+from processors import cycle_stats
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 EXAMPLE = DATA / "arbin" / "arbin_example.csv"
@@ -34,7 +35,9 @@ def test_version_bump_and_reprocess_all_recompute_without_raw_files(  # type: ig
         copy.unlink()  # the raw files are gone: reprocessing must not need them
     before = _stats(engine)
 
-    monkeypatch.setattr(pipeline, "PROCESSOR_VERSION", "99-test")
+    # as after an upgrade that bumped the version: every module that stamps or compares it sees the new one
+    for module in (cycle_stats, file_stats, stitch, process, pipeline):
+        monkeypatch.setattr(module, "PROCESSOR_VERSION", "99-test")
     assert pipeline.cells_to_reprocess(engine) == ["arbin_example", "maccor_001"]
     assert cli.main(["reprocess", "--all"]) == 0
     after = _stats(engine)

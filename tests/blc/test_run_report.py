@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from blc import pipeline
 from blc.operators import as_list
 from blc.run_report import build_report
+from connectors import share
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 EXAMPLE = DATA / "arbin" / "arbin_example.csv"
@@ -94,14 +95,14 @@ def test_discovery_skips_a_file_it_may_not_read_and_goes_on(  # type: ignore[no-
     # As root (CI) permission bits do not stop a read, so the refusal is the one unit-level fake here.
     shutil.copy2(EXAMPLE, blc_env / "good.csv")
     shutil.copy2(DATA / "maccor" / "maccor_001.txt", blc_env / "secret.txt")
-    real_sha256_of = pipeline.share.sha256_of
+    real_sha256_of = share.sha256_of
 
     def refuse(path: Path, *args, **kwargs):  # type: ignore[no-untyped-def]
         if path.name == "secret.txt":
             raise PermissionError(13, "Permission denied", str(path))
         return real_sha256_of(path, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline.share, "sha256_of", refuse)
+    monkeypatch.setattr(share, "sha256_of", refuse)
 
     found = pipeline.discover_files()
 

@@ -1,0 +1,191 @@
+"""Discovery: which files of the watched folders an ingest should take now, and what the folders hold
+that cannot be read. Decides from the ledger (blc.source_file) and the ingest locks, never from time alone."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from blc import ledger
+from blc.db import engine_for
+from blc.settings import Settings, get_settings
+from connectors import share
+
+log = logging.getLogger(__name__)
+
+
+#: A failed file is offered again by the watcher until it has failed this many times.
+MAX_ATTEMPTS = 3
+
+# --- discover -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """What one look at the share folders found. JSON-safe."""
+
+    #: Files to ingest in this run.
+    uris: list[str]
+    #: Entries that could not be read: URI → reason.
+    unreadable: dict[str, str]
+    #: Of those, the ones no earlier look had found (a run reports these as failures, the rest as warnings).
+    new_unreadable: list[str]
+
+
+def discover(settings: Settings | None = None, *, now: float | None = None) -> list[str]:
+    """URIs of stable files to ingest (see `discover_files`)."""
+    return discover_files(settings, now=now).uris
+
+
+def discover_files(settings: Settings | None = None, *, now: float | None = None) -> Discovery:
+    """URIs of stable files in the share folders that the ledger has not settled yet, registered as
+    'stable'; also those an earlier ingest left unfinished (it died while `ingesting`, or after the load
+    and before the statistics). Files still being written, or ending in a line without a line end, are
+    left for a later poll; entries that cannot be read are recorded (`blc.unreadable_entry`) and skipped."""
+    settings = settings or get_settings()
+    engine = engine_for(settings)
+    now = time.time() if now is None else now
+    candidates, unreadable = share.scan(settings.share_dirs)
+    stable, settling = share.split_stable(candidates, settings.settle_seconds, now=now)
+    for candidate in settling:
+        log.info("%s: still changing (settle window %ss), next poll", candidate.name, settings.settle_seconds)
+    offered: list[str] = []
+    offered_contents: set[str] = set()
+    with engine.begin() as conn:
+        for candidate in stable:
+            try:
+                sha = _offer(conn, candidate, settings, now, offered_contents)
+            except OSError as exc:  # became unreadable between the listing and the hash
+                unreadable.append(share.Unreadable(candidate.uri, exc.strerror or type(exc).__name__))
+                continue
+            if sha is not None:
+                offered.append(candidate.uri)
+                offered_contents.add(sha)
+        new = _record_unreadable(conn, settings.share_dirs, unreadable)
+    for entry in unreadable:
+        log.warning("%s: cannot be read (%s); skipped", share.path_from_uri(entry.uri), entry.error)
+    log.info("discovered %d file(s) to ingest in %s", len(offered), ", ".join(map(str, settings.share_dirs)))
+    return Discovery(offered, {entry.uri: entry.error for entry in unreadable}, new)
+
+
+def _offer(
+    conn: Connection,
+    candidate: share.FileCandidate,
+    settings: Settings,
+    now: float,
+    offered_contents: set[str],
+) -> str | None:
+    """The candidate's sha256 when it is to be ingested in this run, else None (and why, in the log)."""
+    seen = conn.execute(
+        sa.text(
+            "select file_id, sha256, status, attempts from blc.source_file where uri = :uri and etag = :etag"
+            " order by file_id desc limit 1"
+        ),
+        {"uri": candidate.uri, "etag": candidate.etag},
+    ).first()
+    if seen is not None:  # unchanged since the ledger saw it: no need to read it again
+        return seen.sha256 if _unfinished(conn, seen, candidate.name) else None
+    complete = share.complete_lines_size(candidate.path)
+    if complete is not None and now - candidate.mtime < settings.partial_line_seconds:
+        log.info(
+            "%s: its last line has no line end yet; waiting for the rest (up to %ss after its last change)",
+            candidate.name,
+            settings.partial_line_seconds,
+        )
+        return None
+    sha = share.sha256_of(candidate.path)
+    if sha in offered_contents:
+        log.info("%s: same content as a file offered in this run, not ingested twice", candidate.name)
+        return None
+    row = conn.execute(
+        sa.text("select file_id, uri, sha256, status, attempts from blc.source_file where sha256 = :sha"),
+        {"sha": sha},
+    ).first()
+    if row is None:
+        entry = ledger.register(
+            conn,
+            uri=candidate.uri,
+            sha256=sha,
+            size_bytes=candidate.size_bytes,
+            etag=candidate.etag,
+            status="stable",
+        )
+        ledger.update(conn, entry.file_id, etag=candidate.etag)
+        return sha
+    if row.status not in ledger.UNFINISHED and row.status != "loaded":
+        if row.uri != candidate.uri:
+            log.info(
+                "%s: same content as file %s (%s), not ingested again", candidate.name, row.file_id, row.uri
+            )
+        else:  # touched, not changed: remember the new mtime so that it is not read again
+            ledger.update(conn, row.file_id, etag=candidate.etag)
+        return None
+    if row.uri != candidate.uri and ledger.is_being_ingested(conn, sha):
+        log.info("%s: same content as %s, being ingested now", candidate.name, row.uri)
+        return None
+    if row.status != "loaded":
+        # Unfinished under this or another name (renamed before its ingest, say): this name takes it over.
+        ledger.update(conn, row.file_id, uri=candidate.uri, etag=candidate.etag)
+    return sha if _unfinished(conn, row, candidate.name) else None
+
+
+def _unfinished(conn: Connection, row: Any, name: str) -> bool:
+    """Whether a ledger row some ingest has not finished with is to be offered again now: not while a live
+    process holds its lock; a dead ingest (`ingesting`, lock free) up to MAX_ATTEMPTS times; a load whose
+    statistics were never computed (`loaded`) always."""
+    if row.status not in ledger.UNFINISHED and row.status != "loaded":
+        return False
+    if ledger.is_being_ingested(conn, row.sha256):
+        log.info("%s: being ingested by another process", name)
+        return False
+    if row.status == "loaded":
+        log.warning("%s: loaded, but its statistics were never computed; processing it", name)
+        return True
+    if row.attempts >= MAX_ATTEMPTS:
+        if row.status == "ingesting":
+            ledger.update(
+                conn,
+                row.file_id,
+                status="failed",
+                error=f"{name}: the ingest stopped {row.attempts} times without finishing (process killed or"
+                " database lost); `blc ingest --force` tries again",
+            )
+        return False
+    if row.status == "ingesting":
+        log.warning("%s: an earlier ingest stopped without finishing; ingesting it again", name)
+    return True
+
+
+def _record_unreadable(
+    conn: Connection, roots: tuple[Path, ...], entries: list[share.Unreadable]
+) -> list[str]:
+    """Remember what could not be read this time (first seen, last seen) and forget what now can be;
+    return the URIs no earlier look had recorded."""
+    new: list[str] = []
+    for entry in entries:
+        inserted = conn.execute(
+            sa.text(
+                "insert into blc.unreadable_entry (uri, error) values (:uri, :error)"
+                " on conflict (uri) do update set error = excluded.error, last_seen = now()"
+                " returning (xmax = 0) as inserted"
+            ),
+            {"uri": entry.uri, "error": entry.error},
+        ).scalar()
+        if inserted:
+            new.append(entry.uri)
+    conn.execute(
+        sa.text(
+            "delete from blc.unreadable_entry"
+            " where exists (select 1 from unnest(cast(:roots as text[])) as root"
+            "  where starts_with(uri, root))"
+            " and not (uri = any(cast(:seen as text[])))"
+        ),
+        {"roots": [root.as_uri().rstrip("/") + "/" for root in roots], "seen": [e.uri for e in entries]},
+    )
+    return new

@@ -1,0 +1,375 @@
+"""Ingest one file: fetch → lock → ledger → read (connector) → number → validate → load, or quarantine.
+The Airflow task and `blc ingest` both call `publish_file`; `ingest` adds the processing of the cell."""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from blc import failpoints, ledger, tuning
+from blc.catalog import record_validation, vendor_summary_beside
+from blc.db import engine_for
+from blc.errors import ConnectorError
+from blc.load import Grown, NotAnAppend, Source, Target, append_rows, grown_version, load_file
+from blc.numbering import assign_file_cycles
+from blc.process import ProcessOutcome, process_cell
+from blc.settings import Settings, get_settings
+from blc.validation import CANONICAL_SUITE
+from connectors import registry, share, sidecars
+from processors.cycles import CounterStuck
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    """What became of one file. JSON-safe (Airflow XCom)."""
+
+    uri: str
+    file_label: str
+    status: str  # loaded | skipped | quarantined
+    file_id: int | None = None
+    cell_id: str | None = None
+    format: str | None = None
+    rows: int = 0
+    cycle_rule: str | None = None
+    reason: str | None = None
+    seconds: float = 0.0
+    #: Cells whose statistics must be recomputed (this file's, and any whose rows it replaced).
+    cells_to_process: tuple[str, ...] = field(default_factory=tuple)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["cells_to_process"] = list(self.cells_to_process)
+        return data
+
+
+class Quarantined(Exception):
+    """Raised by callers that want an exception (Airflow) rather than an outcome."""
+
+    def __init__(self, outcome: IngestOutcome) -> None:
+        super().__init__(outcome.reason)
+        self.outcome = outcome
+
+
+def fetch(uri: str) -> Path:
+    """A local path for the URI (share files are read in place)."""
+    if uri.startswith(("file:", "/")):
+        path = share.path_from_uri(uri) if uri.startswith("file:") else Path(uri)
+        if not path.is_file():
+            raise FileNotFoundError(f"{uri}: no such file")
+        return path
+    raise ValueError(f"{uri}: unsupported URI scheme (expected file://)")
+
+
+def default_cell_id(path: Path) -> str:
+    """The file name without its extension: the last resort after --cell-id and the file's metadata."""
+    return path.stem
+
+
+def project_name(raw: str) -> str:
+    name = re.sub(r"[^a-z0-9_]+", "_", raw.strip().lower()).strip("_")
+    if not name:
+        raise ValueError(f"project name {raw!r} has no letters or digits")
+    return name
+
+
+def publish_file(
+    uri: str,
+    *,
+    cell_id: str | None = None,
+    project: str | None = None,
+    format_name: str | None = None,
+    force: bool = False,
+    settings: Settings | None = None,
+    on_loaded: Callable[[IngestOutcome], None] | None = None,
+) -> IngestOutcome:
+    """Fetch, recognise, parse, derive cycles, validate, and COPY one file's rows into blc.timeseries in
+    one transaction that first removes that file's earlier rows. A file that fails is quarantined (the
+    outcome says why) and nothing of it is published; the same content again is a no-op, and content the
+    ledger quarantined before is quarantined again without being read.
+
+    One ingest per URI and per content at a time (ledger.ingest_lock): a second name of the same bytes
+    waits, then finds them loaded. A content an ingest loaded but never processed (the process died in
+    between) comes back as `loaded` with its cell to process. `on_loaded` runs while the locks are still
+    held (the CLI processes the cell there, so a second name never sees the content half done)."""
+    started = time.monotonic()
+    settings = settings or get_settings()
+    engine = engine_for(settings)
+    try:
+        path = fetch(uri)
+    except FileNotFoundError:
+        _mark_gone(engine, uri)
+        raise
+    uri = path.resolve().as_uri() if uri.startswith("/") else uri
+    sha = share.sha256_of(path)
+    stat = path.stat()
+    etag = share.FileCandidate(uri, path, stat.st_size, stat.st_mtime).etag
+    with ledger.ingest_lock(engine, uri=uri, sha256=sha):
+        with engine.begin() as conn:
+            known = ledger.by_sha256(conn, sha)
+            settled = None if known is None or force else _settled_outcome(known, uri, path.name, started)
+            if settled is not None:
+                log.info("%s: %s", settled.file_label, settled.reason)
+        if settled is not None:
+            if settled.status == "loaded" and on_loaded is not None:
+                on_loaded(settled)
+            return settled
+        with engine.begin() as conn:
+            grown = None if force else grown_version(conn, uri, path, stat.st_size)
+            # The new content's own row; a grown file's append folds it into the stored version's row.
+            file_id = _register(conn, uri, sha, stat.st_size, etag)
+        failpoints.reach("registered")
+        with _complete_lines(path) as (read_path, warnings):
+            outcome = _publish_registered(
+                engine,
+                Source(uri, path, read_path, sha, stat.st_size, etag, warnings),
+                file_id,
+                grown,
+                cell_id=cell_id,
+                project=project,
+                format_name=format_name,
+                settings=settings,
+                started=started,
+            )
+        if outcome.status == "loaded":
+            failpoints.reach("loaded")
+            if on_loaded is not None:
+                on_loaded(outcome)
+    return outcome
+
+
+def _settled_outcome(known: ledger.LedgerEntry, uri: str, label: str, started: float) -> IngestOutcome | None:
+    """What to answer, without reading the file, for a content the ledger has settled; None to ingest it."""
+    elsewhere = f" as {PurePosixPath(known.uri).name}" if known.uri != uri else ""
+    seconds = time.monotonic() - started
+    if known.status == "quarantined":
+        reason = known.error or "quarantined"
+        if elsewhere or not reason.startswith(label):
+            reason = f"{label}: quarantined before{elsewhere} (file {known.file_id}): {reason}"
+        return IngestOutcome(uri, label, "quarantined", known.file_id, reason=reason, seconds=seconds)
+    if known.status == "loaded":  # the process stopped between the load and the statistics
+        return IngestOutcome(
+            uri,
+            label,
+            "loaded",
+            known.file_id,
+            known.cell_id,
+            known.format,
+            int(known.rows or 0),
+            reason=f"loaded before{elsewhere} (file {known.file_id}) but never processed: processing it now",
+            seconds=seconds,
+            cells_to_process=(known.cell_id,) if known.cell_id else (),
+        )
+    if known.status == "processed":
+        return IngestOutcome(
+            uri,
+            label,
+            "skipped",
+            known.file_id,
+            known.cell_id,
+            known.format,
+            0,
+            reason=f"same content as file {known.file_id}{elsewhere} (processed), nothing to do",
+            seconds=seconds,
+        )
+    return None
+
+
+@contextmanager
+def _complete_lines(path: Path) -> Iterator[tuple[Path, tuple[str, ...]]]:
+    """The path to read and the warnings to record. A text file whose last line has no line end may still
+    be being written (a writer paused mid-row cuts a field in two, and the field count can still match):
+    that line is never published. The complete lines are read from a temporary copy of the same name."""
+    complete = share.complete_lines_size(path)
+    if complete is None:
+        yield path, ()
+        return
+    with tempfile.TemporaryDirectory(prefix="blc-complete-") as folder:
+        copy = Path(folder) / path.name
+        line_ends = 0
+        with path.open("rb") as source, copy.open("wb") as target:
+            left = complete
+            while left > 0 and (block := source.read(min(1 << 20, left))):
+                line_ends += block.count(b"\n")
+                target.write(block)
+                left -= len(block)
+            dropped = source.read(80).decode("utf-8", errors="replace")
+        warning = (
+            f"line {line_ends + 1} has no line end and was not loaded (the file may still have been"
+            f" written): {dropped[:40]!r}{'…' if len(dropped) > 40 else ''}"
+        )
+        log.warning("%s: %s", path.name, warning)
+        yield copy, (warning,)
+
+
+def _publish_registered(
+    engine: Engine,
+    source: Source,
+    file_id: int,
+    grown: Grown | None,
+    *,
+    cell_id: str | None,
+    project: str | None,
+    format_name: str | None,
+    settings: Settings,
+    started: float,
+) -> IngestOutcome:
+    """Read, number, validate and load the registered content (ledger row `file_id`, `ingesting`); append
+    to the stored version instead when the file grew (`grown`)."""
+    uri, path, label = source.uri, source.path, source.label
+    # One pass: each chunk is parsed, numbered into cycles, queued for validation and COPYed while the next
+    # is parsed; Great Expectations imports meanwhile. Rows become visible only when the one transaction
+    # commits, after every chunk passed the suite. Files without a cycle counter take a first, cheap pass
+    # over the current alone (the transitions rule needs the whole file), docs/adr/0004.
+    from blc import validation
+
+    tuning.keep_heap_flat()
+    tuning.short_gil_slices()
+    warm_up = validation.warm_up(CANONICAL_SUITE, expectations_dir=settings.expectations_dir)
+    try:
+        beside = sidecars.metadata_beside(path)  # connectors/sidecars.py: precedence, cell id rule
+        stream = registry.stream(
+            source.read_path,
+            format_name=format_name,
+            timezone=str(beside.get("timezone") or settings.timezone),
+            chunk_rows=settings.chunk_rows,
+        )
+        if beside:
+            stream = replace(stream, metadata={**stream.metadata, **beside})
+        plan = None if "cycle_count" in stream.columns else assign_file_cycles(stream)
+        summary = vendor_summary_beside(path, stream.format)
+        cell = cell_id or str(stream.metadata.get("cell_id") or default_cell_id(path))
+        target = Target(
+            file_id=file_id,
+            uri=uri,
+            label=label,
+            cell_id=cell,
+            project=project_name(project or str(stream.metadata.get("project") or settings.default_project)),
+            summary=summary,
+            warnings=source.warnings,
+        )
+    except ConnectorError as exc:
+        return _quarantine(engine, uri, label, file_id, exc, started)
+    except Exception as exc:
+        _mark_failed(engine, file_id, exc)
+        raise
+    if stream.unmapped_columns:
+        log.info(
+            "%s: vendor columns not mapped to BDF (not stored): %s", label, ", ".join(stream.unmapped_columns)
+        )
+    try:
+        loaded = None
+        if grown is not None:
+            try:
+                loaded = append_rows(engine, stream, plan, grown, target, settings, warm_up, source)
+            except NotAnAppend as exc:  # rolled back: load the whole file as a new version instead
+                log.info("%s: grew, but %s; loading it whole", label, exc)
+        if loaded is None:
+            try:
+                loaded = load_file(engine, stream, plan, target, settings, warm_up)
+            except CounterStuck:  # rolled back; number the rows again, the transitions' boundaries added
+                log.info("%s: the cycle counter is stuck; cycles by charge/discharge transitions too", label)
+                loaded = load_file(engine, stream, assign_file_cycles(stream), target, settings, warm_up)
+    except (ConnectorError, validation.ValidationFailed) as exc:
+        # The transaction rolled back: none of this file's rows, and the earlier version's rows are intact.
+        return _quarantine(engine, uri, label, file_id, exc, started)
+    except Exception as exc:
+        _mark_failed(engine, file_id, exc)
+        raise
+
+    log.info(
+        "%s: loaded %d rows as cell %s (format %s, cycles by %s)",
+        label,
+        loaded.rows,
+        target.cell_id,
+        stream.format,
+        loaded.rule,
+    )
+    return IngestOutcome(
+        uri,
+        label,
+        "loaded",
+        loaded.file_id,
+        target.cell_id,
+        stream.format,
+        loaded.rows,
+        loaded.rule,
+        None,
+        time.monotonic() - started,
+        tuple(dict.fromkeys([target.cell_id, *loaded.replaced_cells])),
+    )
+
+
+def _register(conn: Connection, uri: str, sha: str, size_bytes: int, etag: str) -> int:
+    entry = ledger.register(conn, uri=uri, sha256=sha, size_bytes=size_bytes, etag=etag, status="stable")
+    ledger.update(conn, entry.file_id, uri=uri, etag=etag)
+    ledger.start_attempt(conn, entry.file_id)
+    return entry.file_id
+
+
+def _mark_gone(engine: Engine, uri: str) -> None:
+    """A file offered by the watcher and removed (or renamed) before its ingest began: its ledger row says
+    so instead of waiting as `stable` for ever."""
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "update blc.source_file set status = 'failed', updated_at = now(),"
+                " error = :error where uri = :uri and status = 'stable'"
+            ),
+            {"uri": uri, "error": f"{PurePosixPath(uri).name}: the file was gone before it could be read"},
+        )
+
+
+def _mark_failed(engine: Engine, file_id: int, exc: Exception) -> None:
+    with engine.begin() as conn:
+        ledger.update(conn, file_id, status="failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+
+
+def _quarantine(
+    engine: Engine, uri: str, label: str, file_id: int, exc: Exception, started: float
+) -> IngestOutcome:
+    report = getattr(exc, "report", None)
+    if report is not None:
+        stage, suite, failed = "canonical", report.suite, [f.as_dict() for f in report.failed]
+        evaluated = report.evaluated
+    else:
+        stage, suite, evaluated = "parse", "connector", None
+        failed = [
+            {
+                "rule": getattr(exc, "detail", str(exc)),
+                "line": getattr(exc, "line", None),
+                "error": type(exc).__name__,
+            }
+        ]
+    reason = str(exc) if str(exc).startswith(label) else f"{label}: {exc}"
+    with engine.begin() as conn:
+        ledger.update(conn, file_id, status="quarantined", error=reason)
+        record_validation(conn, file_id, stage, suite, success=False, failed=failed, evaluated=evaluated)
+    log.info("quarantined %s", reason)  # the CLI prints it, the Airflow task fails with it
+    return IngestOutcome(
+        uri, label, "quarantined", file_id, reason=reason, seconds=time.monotonic() - started
+    )
+
+
+def ingest(uri: str, **kwargs: Any) -> tuple[IngestOutcome, list[ProcessOutcome]]:
+    """publish_file, then process_cell for every cell it touched (the CLI's one-shot path), before the
+    file's locks are let go."""
+    settings = kwargs.pop("settings", None) or get_settings()
+    processed: list[ProcessOutcome] = []
+
+    def process(outcome: IngestOutcome) -> None:
+        processed.extend(process_cell(c, settings=settings) for c in outcome.cells_to_process)
+
+    outcome = publish_file(uri, settings=settings, on_loaded=process, **kwargs)
+    return outcome, processed

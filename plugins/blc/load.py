@@ -1,0 +1,333 @@
+"""The load: one transaction that puts a file's rows into blc.timeseries (replacing its URI's earlier
+version), or appends the rows a grown file added, with the file's per-cycle statistics and ledger row."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from blc import db, ledger
+from blc.catalog import ensure_cell, ensure_project, record_validation, store_vendor_summary
+from blc.file_stats import gathering, store_file_cycle_stats
+from blc.numbering import VALIDATION_BATCH_CHUNKS, Numbering, numbered_chunks
+from blc.settings import Settings
+from blc.validation import CANONICAL_SUITE
+from connectors import companions, share
+from connectors.base import StreamedRead
+from processors.cycles import CounterStuck, CycleAssignment, CycleRule
+
+log = logging.getLogger(__name__)
+
+
+#: Columns of blc.timeseries filled from the canonical frame (cell_id and file_id are added here).
+TIMESERIES_COLUMNS: tuple[str, ...] = (
+    "record_index",
+    "test_time_second",
+    "unix_time_second",
+    "cycle_index",
+    "cycle_count",
+    "step_count",
+    "step_id",
+    "step_time_second",
+    "current_ampere",
+    "voltage_volt",
+    "power_watt",
+    "charging_capacity_ah",
+    "discharging_capacity_ah",
+    "charging_energy_wh",
+    "discharging_energy_wh",
+    "cycle_charging_capacity_ah",
+    "cycle_discharging_capacity_ah",
+    "cycle_charging_energy_wh",
+    "cycle_discharging_energy_wh",
+    "step_charging_capacity_ah",
+    "step_discharging_capacity_ah",
+    "step_charging_energy_wh",
+    "step_discharging_energy_wh",
+    "internal_resistance_ohm",
+    "ambient_temperature_celsius",
+    "surface_temperature_celsius",
+    "temperature_t1_celsius",
+)
+
+
+@dataclass(frozen=True)
+class Source:
+    """One file's bytes as an ingest sees them: where they are named and where the connector reads them
+    (a copy without an unfinished last line, when it has one)."""
+
+    uri: str
+    path: Path
+    read_path: Path
+    sha256: str
+    size_bytes: int
+    etag: str
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return self.path.name
+
+
+@dataclass(frozen=True)
+class Grown:
+    """The loaded version of a URI whose bytes the new content starts with."""
+
+    file_id: int
+    size_bytes: int
+    rows: int
+    last_cycle_index: int
+    cycle_rule: str
+    cell_id: str
+    format: str
+
+
+class NotAnAppend(Exception):
+    """The new content is not the old one plus rows: it is loaded whole instead."""
+
+
+def grown_version(conn: Connection, uri: str, path: Path, size_bytes: int) -> Grown | None:
+    """The loaded version of this URI that the file extends: same bytes up to its size, ending with a line
+    break (so no row of it was cut), and more bytes after, its cycles numbered by the instrument's counter.
+    None when there is none."""
+    row = conn.execute(
+        sa.text(
+            "select file_id, sha256, size_bytes, rows, last_cycle_index, cycle_rule, cell_id, format"
+            " from blc.source_file where uri = :uri and status in ('loaded', 'processed')"
+            " order by file_id desc limit 1"
+        ),
+        {"uri": uri},
+    ).first()
+    if row is None or not row.rows or row.last_cycle_index is None or row.size_bytes >= size_bytes:
+        return None
+    if row.cycle_rule != CycleRule.INSTRUMENT_COUNTER.value:
+        # Cycles from transitions depend on the whole file (its largest current sets the rest threshold):
+        # more rows may renumber stored ones, so such a file is loaded whole again.
+        return None
+    with path.open("rb") as handle:
+        handle.seek(row.size_bytes - 1)
+        if handle.read(1) != b"\n":
+            return None
+    if share.prefix_sha256(path, row.size_bytes) != row.sha256:
+        return None
+    return Grown(
+        int(row.file_id),
+        int(row.size_bytes),
+        int(row.rows),
+        int(row.last_cycle_index),
+        str(row.cycle_rule),
+        str(row.cell_id),
+        str(row.format),
+    )
+
+
+@dataclass(frozen=True)
+class Target:
+    file_id: int
+    uri: str
+    label: str
+    cell_id: str
+    project: str
+    summary: companions.VendorSummary | None = None
+    #: Recorded on the file's ledger row with the load (e.g. an unfinished last line left out).
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Loaded:
+    file_id: int
+    rows: int
+    rule: str
+    replaced_cells: tuple[str, ...]
+
+
+def load_file(
+    engine: Engine,
+    stream: StreamedRead,
+    plan: CycleAssignment | None,
+    target: Target,
+    settings: Settings,
+    warm_up: threading.Thread,
+) -> Loaded:
+    """Replace the file's rows (and any earlier version's) with the streamed ones, in one transaction."""
+    from blc.validation import ChunkValidator
+
+    stored = {*stream.columns, "cycle_index", "record_index"}
+    columns = ["cell_id", "file_id", *(c for c in TIMESERIES_COLUMNS if c in stored)]
+    with engine.begin() as conn:
+        project_id = ensure_project(conn, target.project)
+        ensure_cell(conn, target.cell_id, project_id, stream.format, stream.metadata)
+        earlier = ledger.superseded_by(conn, target.uri, target.file_id)
+        replaced_cells = replace_rows(conn, [target.file_id, *earlier])
+        for old_id in earlier:
+            conn.execute(
+                sa.text(
+                    "update blc.source_file set status = 'superseded', updated_at = now()"
+                    " where file_id = :id and status in ('loaded', 'processed', 'stable', 'failed')"
+                ),
+                {"id": old_id},
+            )
+        numbering = Numbering(plan)
+        gathered = gathering(target.file_id, max_open_rows=2 * settings.chunk_rows)
+        validator = ChunkValidator(
+            CANONICAL_SUITE,
+            expectations_dir=settings.expectations_dir,
+            file_label=target.label,
+            first_data_line=stream.first_data_line,
+            batch_rows=VALIDATION_BATCH_CHUNKS * settings.chunk_rows,
+            warm_up_thread=warm_up,
+        )
+        chunks = numbered_chunks(stream, numbering, target.label, validator, gathered.stats)
+        rows = db.copy_frames(
+            conn,
+            "blc.timeseries",
+            chunks,
+            columns,
+            constants={"cell_id": target.cell_id, "file_id": target.file_id},
+        )
+        validator.finish()
+        rule = numbering.finish()  # may raise CounterStuck: the transaction rolls back
+        store_file_cycle_stats(conn, target.file_id, gathered, target.label)
+        if target.summary is not None:
+            store_vendor_summary(conn, target.file_id, target.summary, "cycle_count" in stream.columns)
+        ledger.update(
+            conn,
+            target.file_id,
+            status="loaded",
+            rows=rows,
+            cell_id=target.cell_id,
+            format=stream.format,
+            parser_version=stream.parser_version,
+            cycle_rule=rule,
+            first_cycle_index=numbering.first_cycle,
+            last_cycle_index=numbering.last_cycle,
+            first_cycle_count=numbering.first_count,
+            last_cycle_count=numbering.last_count,
+            clock_start_unix_second=numbering.clock_start,
+            test_time_first_second=numbering.time_first,
+            test_time_last_second=numbering.time_last,
+            error=None,
+        )
+        for warning in target.warnings:
+            ledger.add_warning(conn, target.file_id, warning)
+        record_validation(conn, target.file_id, "canonical", CANONICAL_SUITE, success=True, failed=[])
+    return Loaded(target.file_id, rows, rule, tuple(replaced_cells))
+
+
+def append_rows(
+    engine: Engine,
+    stream: StreamedRead,
+    plan: CycleAssignment | None,
+    grown: Grown,
+    target: Target,
+    settings: Settings,
+    warm_up: threading.Thread,
+    source: Source,
+) -> Loaded:
+    """Load only the rows a grown file added, in one transaction, and recompute only the cycles they touch
+    (the old last cycle, perhaps unfinished then, and the new ones). The file is parsed whole, so cycle
+    numbering is exactly that of a full load; rows already stored are neither validated nor written again.
+    Raises NotAnAppend (nothing written) when the result would differ from a full load: another format or
+    cell, another cycle rule, or numbering that does not continue the stored rows. On success the new
+    content's own ledger row (`target.file_id`, registered by publish_file) is folded into the stored
+    version's: one row per URI, holding the new sha256."""
+    from blc.validation import ChunkValidator
+
+    if stream.format != grown.format or target.cell_id != grown.cell_id:
+        raise NotAnAppend(f"its format or cell changed ({stream.format}, {target.cell_id})")
+    stored = {*stream.columns, "cycle_index", "record_index"}
+    columns = ["cell_id", "file_id", *(c for c in TIMESERIES_COLUMNS if c in stored)]
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("select 1 from blc.source_file where file_id = :file for update"), {"file": grown.file_id}
+        )
+        numbering = Numbering(plan)
+        gathered = gathering(grown.file_id, max_open_rows=2 * settings.chunk_rows, starts_at_file_start=False)
+        first_line = stream.first_data_line + grown.rows if stream.first_data_line is not None else None
+        validator = ChunkValidator(
+            CANONICAL_SUITE,
+            expectations_dir=settings.expectations_dir,
+            file_label=target.label,
+            first_data_line=first_line,
+            batch_rows=VALIDATION_BATCH_CHUNKS * settings.chunk_rows,
+            warm_up_thread=warm_up,
+        )
+        chunks = numbered_chunks(
+            stream,
+            numbering,
+            target.label,
+            validator,
+            gathered.stats,
+            keep_from_row=grown.rows,
+            stats_from_cycle=grown.last_cycle_index,
+        )
+        rows = db.copy_frames(
+            conn,
+            "blc.timeseries",
+            chunks,
+            columns,
+            constants={"cell_id": grown.cell_id, "file_id": grown.file_id},
+        )
+        if rows:  # bytes without rows (a blank line) leave nothing new to validate
+            validator.finish()
+        try:
+            rule = numbering.finish()
+        except CounterStuck:
+            raise NotAnAppend("its cycle counter now reads as stuck") from None
+        if rule != grown.cycle_rule or numbering.boundary_cycle != grown.last_cycle_index:
+            raise NotAnAppend(f"its cycles are numbered differently now (rule {rule})")
+        for table in ("blc.file_cycle_stats", "blc.file_curve"):
+            conn.execute(
+                sa.text(f"delete from {table} where file_id = :file and cycle_index >= :cycle"),
+                {"file": grown.file_id, "cycle": grown.last_cycle_index},
+            )
+        store_file_cycle_stats(conn, grown.file_id, gathered, target.label)
+        conn.execute(sa.text("delete from blc.vendor_cycle_summary where file_id = :f"), {"f": grown.file_id})
+        if target.summary is not None:
+            store_vendor_summary(conn, grown.file_id, target.summary, "cycle_count" in stream.columns)
+        # The placeholder row holds the new sha256 (unique): it goes first, then the stored row takes it.
+        conn.execute(sa.text("delete from blc.source_file where file_id = :id"), {"id": target.file_id})
+        ledger.update(
+            conn,
+            grown.file_id,
+            status="loaded",
+            sha256=source.sha256,
+            size_bytes=source.size_bytes,
+            etag=source.etag,
+            rows=grown.rows + rows,
+            parser_version=stream.parser_version,
+            last_cycle_index=numbering.last_cycle,
+            last_cycle_count=numbering.last_count,
+            test_time_last_second=numbering.time_last,
+            error=None,
+        )
+        for warning in target.warnings:
+            ledger.add_warning(conn, grown.file_id, warning)
+        record_validation(conn, grown.file_id, "canonical", CANONICAL_SUITE, success=True, failed=[])
+    log.info("%s: grew by %d rows; cycles from %d on recomputed", target.label, rows, grown.last_cycle_index)
+    return Loaded(grown.file_id, rows, rule, ())
+
+
+def replace_rows(conn: Connection, file_ids: list[int]) -> list[str]:
+    """Delete the time-series rows of these files; return the cells they belonged to."""
+    cells = (
+        conn.execute(
+            sa.text(
+                "select distinct cell_id from blc.source_file"
+                " where file_id = any(:ids) and cell_id is not null"
+            ),
+            {"ids": file_ids},
+        )
+        .scalars()
+        .all()
+    )
+    conn.execute(sa.text("delete from blc.timeseries where file_id = any(:ids)"), {"ids": file_ids})
+    conn.execute(sa.text("delete from blc.file_cycle_stats where file_id = any(:ids)"), {"ids": file_ids})
+    conn.execute(sa.text("delete from blc.file_curve where file_id = any(:ids)"), {"ids": file_ids})
+    conn.execute(sa.text("delete from blc.vendor_cycle_summary where file_id = any(:ids)"), {"ids": file_ids})
+    return list(cells)

@@ -1,0 +1,162 @@
+"""A file's rows as they stream in: numbered into cycles (the instrument's counter, or a plan from a first
+pass over the current), given record indexes, handed to the validator and the per-cycle statistics."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from blc import failpoints, tuning
+from connectors.base import StreamedRead
+from connectors.errors import CorruptFile
+from processors.cycle_stats import (
+    SAMPLE_EXTRAS,
+    StreamedCycleStats,
+)
+from processors.cycles import CycleAssignment, StreamedCycles, assign_cycles
+
+if TYPE_CHECKING:
+    from blc.validation import ChunkValidator
+
+log = logging.getLogger(__name__)
+
+
+#: Rows validated per Great Expectations run, in chunks (GX costs ~0.07 s a run however small the frame).
+VALIDATION_BATCH_CHUNKS = 3
+#: Free heap pages go back to the OS every this many chunks (malloc_trim costs tens of ms on a big heap).
+TRIM_EVERY_CHUNKS = 4
+
+
+class Numbering:
+    """Cycle numbers for the streamed chunks: from a precomputed plan, or by the counter as they come."""
+
+    def __init__(self, plan: CycleAssignment | None) -> None:
+        self.plan = plan
+        self.counter = StreamedCycles() if plan is None else None
+        self.rows = 0
+        self.chunks = 0
+        self.first_cycle: int | None = None
+        self.last_cycle: int | None = None
+        # The file's span, for stitching several files of one cell (process_cell).
+        self.time_first: float | None = None
+        self.time_last: float | None = None
+        self.clock_start: float | None = None
+        #: A grown file: the cycle of its last stored row, as numbered now.
+        self.boundary_cycle: int | None = None
+        #: The instrument's counter at the first and last rows that have one.
+        self.first_count: int | None = None
+        self.last_count: int | None = None
+
+    def number(self, chunk: pd.DataFrame, label: str) -> np.ndarray:
+        n = len(chunk)
+        if self.plan is not None:
+            if self.rows + n > self.plan.cycle_index.size:
+                raise CorruptFile(label, "the file grew while it was read; it will be read again")
+            cycles = self.plan.cycle_index[self.rows : self.rows + n]
+        else:
+            assert self.counter is not None
+            cycles = self.counter.assign(
+                chunk["current_ampere"].to_numpy(dtype=np.float64, na_value=np.nan),
+                chunk["cycle_count"].to_numpy(dtype=np.float64, na_value=np.nan),
+            )
+        if n:
+            self.first_cycle = int(cycles[0]) if self.first_cycle is None else self.first_cycle
+            self.last_cycle = max(int(cycles.max()), self.last_cycle or 0)
+            self._span(chunk)
+        self.rows += n
+        self.chunks += 1
+        return cycles
+
+    def _span(self, chunk: pd.DataFrame) -> None:
+        if "cycle_count" in chunk:
+            counts = chunk["cycle_count"].to_numpy(dtype=np.float64, na_value=np.nan)
+            known = np.flatnonzero(np.isfinite(counts))
+            if known.size:
+                if self.first_count is None:
+                    self.first_count = int(counts[known[0]])
+                self.last_count = int(counts[known[-1]])
+        times = chunk["test_time_second"].to_numpy(dtype=np.float64, na_value=np.nan)
+        if self.time_first is None and np.isfinite(times[0]):
+            self.time_first = float(times[0])
+        if np.isfinite(times[-1]):
+            self.time_last = float(times[-1])
+        if self.clock_start is None and "unix_time_second" in chunk:
+            offsets = chunk["unix_time_second"].to_numpy(dtype=np.float64, na_value=np.nan) - times
+            clocked = np.flatnonzero(np.isfinite(offsets))
+            if clocked.size:
+                self.clock_start = float(offsets[clocked[0]])
+
+    def finish(self) -> str:
+        if self.plan is not None:
+            return self.plan.rule.value
+        assert self.counter is not None
+        return self.counter.finish().value
+
+
+def assign_file_cycles(stream: StreamedRead) -> CycleAssignment:
+    """A first pass over the current (and the counter, if any) alone: files without a cycle counter, and
+    files whose counter turned out stuck."""
+    has_counter = "cycle_count" in stream.columns
+    currents: list[np.ndarray] = []
+    counters: list[np.ndarray] = []
+    for chunk in stream.chunks(["current_ampere", "cycle_count"] if has_counter else ["current_ampere"]):
+        currents.append(chunk["current_ampere"].to_numpy(dtype=np.float32, na_value=np.nan))
+        if has_counter:
+            counters.append(chunk["cycle_count"].to_numpy(dtype=np.float64, na_value=np.nan))
+    return assign_cycles(np.concatenate(currents), np.concatenate(counters) if has_counter else None)
+
+
+def numbered_chunks(
+    stream: StreamedRead,
+    numbering: Numbering,
+    label: str,
+    validator: ChunkValidator,
+    streamed_stats: StreamedCycleStats,
+    *,
+    keep_from_row: int = 0,
+    stats_from_cycle: int | None = None,
+) -> Iterator[pd.DataFrame]:
+    """The file's chunks with their cycle numbers and record indexes, each handed to the validator and to
+    the per-cycle statistics before COPY takes it. A grown file's stored rows (before `keep_from_row`) are
+    numbered but not yielded: only those of cycles from `stats_from_cycle` on reach the statistics, and the
+    validator resumes after the last of them."""
+    for chunk in stream.chunks(None):
+        offset, n = numbering.rows, len(chunk)
+        chunk["cycle_index"] = numbering.number(chunk, label)
+        if "record_index" not in chunk:
+            chunk["record_index"] = np.arange(offset + 1, offset + n + 1, dtype=np.int64)
+        elif chunk["record_index"].isna().any():
+            position = pd.Series(np.arange(offset + 1, offset + n + 1), dtype="Int64")
+            chunk["record_index"] = chunk["record_index"].fillna(position)
+        sample_columns = [c for c in SAMPLE_COLUMNS if c in chunk.columns]
+        if offset < keep_from_row:
+            kept = keep_from_row - offset  # rows of this chunk already stored
+            stored = chunk.iloc[: min(kept, n)]
+            if stats_from_cycle is not None:
+                streamed_stats.add(stored.loc[stored["cycle_index"] >= stats_from_cycle, sample_columns])
+            numbering.boundary_cycle = int(stored["cycle_index"].iloc[-1])
+            if kept >= n:
+                continue
+            validator.resume_after(stored)
+            chunk = chunk.iloc[kept:].reset_index(drop=True)
+        validator.add(chunk)
+        streamed_stats.add(chunk[sample_columns])
+        if numbering.chunks % TRIM_EVERY_CHUNKS == 0:
+            tuning.trim_heap()
+        yield chunk
+        if numbering.chunks == 1:
+            failpoints.reach("mid_copy")
+    if numbering.plan is not None and numbering.rows != numbering.plan.cycle_index.size:
+        raise CorruptFile(
+            label,
+            f"the file changed while it was read ({numbering.plan.cycle_index.size} rows,"
+            f" then {numbering.rows})",
+        )
+
+
+#: What the processor reads of blc.timeseries (and of each streamed chunk).
+SAMPLE_COLUMNS = ("cycle_index", "test_time_second", "current_ampere", "voltage_volt", *SAMPLE_EXTRAS)

@@ -1,0 +1,165 @@
+"""Process a cell: its files' statistics stitched into blc.cycle_stats, then capacity fade and the
+summary (sql/processors), knee and coulombic-inefficiency trend (processors.fade)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from blc import db, failpoints
+from blc.db import engine_for
+from blc.file_stats import refresh_file_stats
+from blc.settings import Settings, get_settings
+from blc.stitch import merge_split_cycles, stitch_cell
+from processors.cycle_stats import PROCESSOR_VERSION
+from processors.fade import knee_onset, moving_median
+
+log = logging.getLogger(__name__)
+
+
+PUBLISHED_TABLES = (
+    "blc.timeseries",
+    "blc.cycle_stats",
+    "blc.capacity_fade",
+    "blc.cell_summary",
+    "blc.cell",
+    "blc.curve",
+)
+
+
+@dataclass(frozen=True)
+class ProcessOutcome:
+    cell_id: str
+    cycles: int
+    complete_cycles: int
+    processor_version: str
+    seconds: float
+    changed_tables: tuple[str, ...] = PUBLISHED_TABLES
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["changed_tables"] = list(self.changed_tables)
+        return data
+
+
+def process_cell(
+    cell_id: str, *, settings: Settings | None = None, recompute: bool = False
+) -> ProcessOutcome:
+    """Recompute the cell's cycle statistics, capacity fade and summary.
+
+    Each file's per-cycle statistics are taken as stored while it streamed in, when they are of the current
+    `PROCESSOR_VERSION`; otherwise (a bumped version, a file whose streamed statistics gave up, or
+    `recompute`) they are recomputed from its stored samples and stored again: no raw file is read. The
+    cell's cycle_stats are then the files' statistics in stitch order (sql/processors)."""
+    started = time.monotonic()
+    settings = settings or get_settings()
+    engine = engine_for(settings)
+    with engine.begin() as conn:
+        # One writer per cell at a time: mapped tasks of several files of one cell would otherwise race.
+        conn.execute(sa.text("select pg_advisory_xact_lock(hashtext(:cell))"), {"cell": cell_id})
+        formation = cell_formation_cycles(conn, cell_id)
+        binds = {"cell_id": cell_id, "formation_cycles": formation, "processor_version": PROCESSOR_VERSION}
+        stitch_cell(conn, cell_id)
+        recomputed = refresh_file_stats(conn, cell_id, settings.chunk_rows, recompute)
+        conn.execute(sa.text(db.load_sql("processors/cycle_stats_assemble", settings.sql_dir)), binds)
+        merge_split_cycles(conn, cell_id)
+        conn.execute(sa.text(db.load_sql("processors/cycle_stats_apply", settings.sql_dir)), binds)
+        cycles, complete = conn.execute(
+            sa.text(
+                "select count(*), count(*) filter (where complete) from blc.cycle_stats where cell_id = :c"
+            ),
+            {"c": cell_id},
+        ).one()
+        refresh_fade(conn, cell_id, settings=settings, formation_cycles=formation)
+        failpoints.reach("mid_process")
+        conn.execute(
+            sa.text(
+                "update blc.source_file set status = 'processed', updated_at = now()"
+                " where cell_id = :cell_id and status = 'loaded'"
+            ),
+            binds,
+        )
+    if recomputed:
+        log.info("cell %s: statistics of %d file(s) recomputed from stored samples", cell_id, recomputed)
+    outcome = ProcessOutcome(
+        cell_id,
+        int(cycles),
+        int(complete),
+        PROCESSOR_VERSION,
+        time.monotonic() - started,
+    )
+    log.info(
+        "cell %s: %d cycles (%d complete) in %.2fs",
+        cell_id,
+        outcome.cycles,
+        outcome.complete_cycles,
+        outcome.seconds,
+    )
+    return outcome
+
+
+def refresh_fade(
+    conn: Connection, cell_id: str, *, settings: Settings, formation_cycles: int | None = None
+) -> None:
+    """Rebuild the cell's capacity_fade and cell_summary rows from its cycle_stats (sql/processors)."""
+    formation = cell_formation_cycles(conn, cell_id) if formation_cycles is None else formation_cycles
+    binds = {"cell_id": cell_id, "formation_cycles": formation, "processor_version": PROCESSOR_VERSION}
+    for table in ("blc.cell_summary", "blc.capacity_fade"):
+        conn.execute(sa.text(f"delete from {table} where cell_id = :cell_id"), binds)
+    for step in ("cycle_cumulative", "capacity_fade", "cell_summary"):
+        conn.execute(sa.text(db.load_sql(f"processors/{step}", settings.sql_dir)), binds)
+    _store_fade_fits(conn, cell_id)
+
+
+def _store_fade_fits(conn: Connection, cell_id: str) -> None:
+    """What the fade needs a fit or a robust filter for (processors/fade.py): the knee onset into the cell's
+    summary, the coulombic-inefficiency trend (moving median over complete cycles) into its fade rows."""
+    rows = conn.execute(
+        sa.text(
+            "select cycle_index, retention, coulombic_inefficiency from blc.capacity_fade"
+            " where cell_id = :cell and complete order by cycle_index"
+        ),
+        {"cell": cell_id},
+    ).all()
+    curve = [(row[0], row[1]) for row in rows if row[1] is not None]
+    knee = knee_onset([c for c, _ in curve], [r for _, r in curve]) if curve else None
+    conn.execute(
+        sa.text(
+            "update blc.cell_summary set knee_onset_cycle = :cycle, knee_onset_retention = :retention"
+            " where cell_id = :cell"
+        ),
+        {
+            "cell": cell_id,
+            "cycle": knee.cycle if knee else None,
+            "retention": knee.retention if knee else None,
+        },
+    )
+    with_ce = [(row[0], row[2]) for row in rows if row[2] is not None]
+    if not with_ce:
+        return
+    trend = moving_median([value for _, value in with_ce])
+    conn.execute(
+        sa.text(
+            "update blc.capacity_fade as fade set coulombic_inefficiency_smoothed = trend.value"
+            " from unnest(cast(:cycles as integer[]), cast(:values as double precision[]))"
+            " as trend (cycle_index, value)"
+            " where fade.cell_id = :cell and fade.cycle_index = trend.cycle_index"
+        ),
+        {"cell": cell_id, "cycles": [c for c, _ in with_ce], "values": [float(v) for v in trend]},
+    )
+
+
+def cell_formation_cycles(conn: Connection, cell_id: str) -> int:
+    value = conn.execute(
+        sa.text("select metadata ->> 'formation_cycles' from blc.cell where cell_id = :cell"),
+        {"cell": cell_id},
+    ).scalar()
+    try:
+        return int(value) if value is not None else 0
+    except ValueError:
+        return 0

@@ -1,0 +1,137 @@
+"""Stitching: a cell's files in test order, with the offsets that make them one test, and cycles cut by a
+file boundary merged into one."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from blc import db
+from blc.file_stats import read_cell_samples
+from processors.cycle_stats import (
+    CYCLE_STATS_COLUMNS,
+    PROCESSOR_VERSION,
+    compute_cycle_stats,
+)
+from processors.cycles import CycleRule
+
+log = logging.getLogger(__name__)
+
+
+def stitch_cell(conn: Connection, cell_id: str) -> None:
+    """Order the cell's loaded files and store the offsets that make them one continuous test.
+
+    Order: by the wall-clock time of each file's first row when every file has a clock, else by file name
+    in natural order (``run_2`` before ``run_10``), then by ledger id. Cycle numbers continue: a file's
+    cycles follow all cycles of the files before it. A file that resumes the previous one's last cycle (its
+    first counter value is the one the previous file ended with, and its test time continues, or the counter
+    is past 1) starts on that cycle: the two parts are one cycle, merged by `merge_split_cycles`.
+    Test time: a test time that already continues across files (a resumed Arbin test) is kept as it is.
+    One that restarts is placed at its clock time since the first file's start when both have clocks (a
+    gap between files stays a gap), else right after the previous file's last sample."""
+    files = conn.execute(
+        sa.text(
+            "select file_id, uri, last_cycle_index, clock_start_unix_second as clock,"
+            " test_time_first_second as first, test_time_last_second as last, cycle_rule,"
+            " first_cycle_count, last_cycle_count from blc.source_file"
+            " where cell_id = :cell and status in ('loaded', 'processed')"
+        ),
+        {"cell": cell_id},
+    ).all()
+    if all(f.clock is not None and f.first is not None for f in files):
+        ordered = sorted(files, key=lambda f: (f.clock + f.first, f.file_id))
+    else:
+        ordered = sorted(files, key=lambda f: (_natural_key(Path(f.uri).name), f.file_id))
+    cycle_offset, time_offset = 0, 0.0
+    previous = None
+    for position, file in enumerate(ordered):
+        if previous is not None:
+            restarts = file.first is not None and previous.last is not None and file.first < previous.last
+            cycle_offset += int(previous.last_cycle_index or 0) - (
+                1 if _resumes(previous, file, restarts) else 0
+            )
+            if restarts and file.clock is not None and ordered[0].clock is not None:
+                time_offset = float(file.clock - ordered[0].clock)
+            elif restarts:
+                time_offset = float(previous.last + time_offset - file.first)
+        conn.execute(
+            sa.text(
+                "update blc.source_file set stitch_position = :position, cycle_offset = :cycles,"
+                " test_time_offset_second = :seconds where file_id = :file"
+            ),
+            {"position": position, "cycles": cycle_offset, "seconds": time_offset, "file": file.file_id},
+        )
+        previous = file
+
+
+def merge_split_cycles(conn: Connection, cell_id: str) -> None:
+    """A cycle split between two files (stitching put both parts on one cycle number) is computed again from
+    both files' samples, as one cycle, in place of the two partial rows of assembled_cycle_stats."""
+    split = (
+        conn.execute(
+            sa.text("select cycle_index from assembled_cycle_stats group by cycle_index having count(*) > 1")
+        )
+        .scalars()
+        .all()
+    )
+    if not split:
+        return
+    files = conn.execute(
+        sa.text(
+            "select file_id, coalesce(cycle_offset, 0) as cycles,"
+            " coalesce(test_time_offset_second, 0) as seconds from blc.source_file"
+            " where cell_id = :cell and status in ('loaded', 'processed')"
+        ),
+        {"cell": cell_id},
+    ).all()
+    last_cycle = conn.execute(sa.text("select max(cycle_index) from assembled_cycle_stats")).scalar()
+    for cycle in split:
+        parts = []
+        for file in files:
+            local = int(cycle) - int(file.cycles)
+            samples = read_cell_samples(conn, cell_id, (local, local), file_id=int(file.file_id))
+            if not samples.empty:
+                samples["test_time_second"] += float(file.seconds)
+                parts.append(samples.assign(cycle_index=int(cycle)))
+        if not parts:  # statistics without samples cannot be merged: keep the first part's row
+            log.warning("cell %s: cycle %s is split between files but has no stored samples", cell_id, cycle)
+            conn.execute(
+                sa.text(
+                    "delete from assembled_cycle_stats as later using assembled_cycle_stats as earlier"
+                    " where later.cycle_index = :c and earlier.cycle_index = :c and later.ctid > earlier.ctid"
+                ),
+                {"c": int(cycle)},
+            )
+            continue
+        merged = compute_cycle_stats(
+            pd.concat(parts, ignore_index=True), holds_first_cycle=False, holds_last_cycle=cycle == last_cycle
+        )
+        merged.insert(0, "cell_id", cell_id)
+        merged["processor_version"] = PROCESSOR_VERSION
+        conn.execute(sa.text("delete from assembled_cycle_stats where cycle_index = :c"), {"c": int(cycle)})
+        db.copy_frame(
+            conn, "assembled_cycle_stats", merged, ["cell_id", *CYCLE_STATS_COLUMNS, "processor_version"]
+        )
+
+
+def _resumes(previous: Any, file: Any, restarts: bool) -> bool:
+    """`file` continues `previous`'s last cycle: both follow the instrument's counter, which goes on with
+    the same value, and either the test time goes on too or the counter is well into the test (> 1)."""
+    counter_rule = CycleRule.INSTRUMENT_COUNTER.value
+    return (
+        previous.cycle_rule == counter_rule
+        and file.cycle_rule == counter_rule
+        and previous.last_cycle_count is not None
+        and previous.last_cycle_count == file.first_cycle_count
+        and (not restarts or previous.last_cycle_count > 1)
+    )
+
+
+def _natural_key(name: str) -> tuple[Any, ...]:
+    return tuple(int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name))
