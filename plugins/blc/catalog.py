@@ -38,10 +38,7 @@ def store_vendor_summary(
     if has_counter:
         first: dict[int, int] = dict(
             conn.execute(
-                sa.text(
-                    "select cycle_count, min(cycle_index) from blc.timeseries"
-                    " where file_id = :file and cycle_count is not null group by cycle_count"
-                ),
+                sa.text(db.load_sql("catalog/first_cycle_of_counts")),
                 {"file": file_id},
             ).all()
         )
@@ -68,11 +65,7 @@ def record_validation(
     evaluated: int | None = None,
 ) -> None:
     conn.execute(
-        sa.text(
-            "insert into blc.validation_result"
-            " (file_id, stage, suite, success, evaluated, failed_expectations)"
-            " values (:file_id, :stage, :suite, :success, :evaluated, cast(:failed as jsonb))"
-        ),
+        sa.text(db.load_sql("catalog/record_validation")),
         {
             "file_id": file_id,
             "stage": stage,
@@ -98,21 +91,7 @@ def ensure_cell(
 ) -> None:
     metadata = {k: v for k, v in file_metadata.items() if isinstance(v, str | int | float | bool)}
     conn.execute(
-        sa.text(
-            "insert into blc.cell (cell_id, project_id, nominal_capacity_ah, tester, chemistry, anode,"
-            " cathode, form_factor, source, temperature_celsius, half_cell, metadata)"
-            " values (:cell, :project, :nominal, :tester, :chemistry, :anode, :cathode, :form_factor,"
-            " :source, :temperature_celsius, :half_cell, cast(:metadata as jsonb))"
-            " on conflict (cell_id) do update set metadata = blc.cell.metadata || excluded.metadata,"
-            " nominal_capacity_ah = coalesce(excluded.nominal_capacity_ah, blc.cell.nominal_capacity_ah),"
-            " chemistry = coalesce(excluded.chemistry, blc.cell.chemistry),"
-            " anode = coalesce(excluded.anode, blc.cell.anode),"
-            " cathode = coalesce(excluded.cathode, blc.cell.cathode),"
-            " form_factor = coalesce(excluded.form_factor, blc.cell.form_factor),"
-            " source = coalesce(excluded.source, blc.cell.source),"
-            " temperature_celsius = coalesce(excluded.temperature_celsius, blc.cell.temperature_celsius),"
-            " half_cell = coalesce(excluded.half_cell, blc.cell.half_cell)"
-        ),
+        sa.text(db.load_sql("catalog/upsert_cell")),
         {
             "cell": cell_id,
             "project": project_id,

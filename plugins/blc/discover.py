@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from blc import ledger
+from blc import db, ledger
 from blc.db import engine_for
 from blc.settings import Settings, get_settings
 from connectors import share
@@ -83,10 +83,7 @@ def _offer(
 ) -> str | None:
     """The candidate's sha256 when it is to be ingested in this run, else None (and why, in the log)."""
     seen = conn.execute(
-        sa.text(
-            "select file_id, sha256, status, attempts from blc.source_file where uri = :uri and etag = :etag"
-            " order by file_id desc limit 1"
-        ),
+        sa.text(db.load_sql("discover/seen_unchanged")),
         {"uri": candidate.uri, "etag": candidate.etag},
     ).first()
     if seen is not None:  # unchanged since the ledger saw it: no need to read it again
@@ -170,22 +167,13 @@ def _record_unreadable(
     new: list[str] = []
     for entry in entries:
         inserted = conn.execute(
-            sa.text(
-                "insert into blc.unreadable_entry (uri, error) values (:uri, :error)"
-                " on conflict (uri) do update set error = excluded.error, last_seen = now()"
-                " returning (xmax = 0) as inserted"
-            ),
+            sa.text(db.load_sql("discover/record_unreadable_entry")),
             {"uri": entry.uri, "error": entry.error},
         ).scalar()
         if inserted:
             new.append(entry.uri)
     conn.execute(
-        sa.text(
-            "delete from blc.unreadable_entry"
-            " where exists (select 1 from unnest(cast(:roots as text[])) as root"
-            "  where starts_with(uri, root))"
-            " and not (uri = any(cast(:seen as text[])))"
-        ),
+        sa.text(db.load_sql("discover/forget_readable_entries")),
         {"roots": [root.as_uri().rstrip("/") + "/" for root in roots], "seen": [e.uri for e in entries]},
     )
     return new

@@ -82,21 +82,14 @@ def cycle_batches(conn: Connection, cell_id: str, batch_rows: int, file_id: int)
     """Ranges of the file's whole cycles holding about `batch_rows` samples each, from the ledger's cycle
     range (no scan of the samples)."""
     row = conn.execute(
-        sa.text(
-            "select first_cycle_index as lo, last_cycle_index as hi, rows as n,"
-            " (first_cycle_index is null)::int as unknown"
-            " from blc.source_file where file_id = :file"
-        ),
+        sa.text(db.load_sql("file_stats/cycle_range")),
         {"file": file_id},
     ).one()
     if not row.unknown and row.lo is None:  # no loaded file: no rows
         return []
     if row.unknown:  # rows loaded before the ledger kept cycle ranges
         row = conn.execute(
-            sa.text(
-                "select min(cycle_index) as lo, max(cycle_index) as hi, count(*) as n"
-                " from blc.timeseries where file_id = :file"
-            ),
+            sa.text(db.load_sql("file_stats/cycle_range_from_rows")),
             {"file": file_id},
         ).one()
         if row.lo is None:
@@ -121,13 +114,7 @@ def refresh_file_stats(conn: Connection, cell_id: str, batch_rows: int, recomput
     version (all of them when `recompute`); return how many files were recomputed."""
     stale = (
         conn.execute(
-            sa.text(
-                "select file_id from blc.source_file as f"
-                " where f.cell_id = :cell and f.status in ('loaded', 'processed')"
-                " and (:all or not exists (select 1 from blc.file_cycle_stats as s"
-                "  where s.file_id = f.file_id and s.processor_version = :version))"
-                " order by file_id"
-            ),
+            sa.text(db.load_sql("file_stats/stale_files")),
             {"cell": cell_id, "all": recompute, "version": PROCESSOR_VERSION},
         )
         .scalars()

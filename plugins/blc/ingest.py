@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from blc import failpoints, ledger, tuning
+from blc import db, failpoints, ledger, tuning
 from blc.catalog import record_validation, vendor_summary_beside
 from blc.db import engine_for
 from blc.errors import ConnectorError
@@ -323,10 +323,7 @@ def _mark_gone(engine: Engine, uri: str) -> None:
     so instead of waiting as `stable` for ever."""
     with engine.begin() as conn:
         conn.execute(
-            sa.text(
-                "update blc.source_file set status = 'failed', updated_at = now(),"
-                " error = :error where uri = :uri and status = 'stable'"
-            ),
+            sa.text(db.load_sql("ingest/mark_gone")),
             {"uri": uri, "error": f"{PurePosixPath(uri).name}: the file was gone before it could be read"},
         )
 

@@ -12,6 +12,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from blc import db
+
 #: Statuses after which the same content is not ingested again (unless forced).
 SETTLED = ("loaded", "processed", "quarantined")
 #: Statuses of a content that an ingest has not finished with (offered again when nobody holds its lock).
@@ -114,11 +116,7 @@ def update(conn: Connection, file_id: int, **fields: Any) -> None:
 
 def start_attempt(conn: Connection, file_id: int) -> None:
     conn.execute(
-        sa.text(
-            "update blc.source_file set status = 'ingesting', error = null, warnings = '[]',"
-            " attempts = attempts + 1,"
-            " updated_at = now() where file_id = :id"
-        ),
+        sa.text(db.load_sql("ledger/start_attempt")),
         {"id": file_id},
     )
 
@@ -135,10 +133,7 @@ def superseded_by(conn: Connection, uri: str, file_id: int) -> list[int]:
 def add_warning(conn: Connection, file_id: int, warning: str) -> None:
     """Record a warning about a file that was loaded all the same (shown by `blc status`)."""
     conn.execute(
-        sa.text(
-            "update blc.source_file set warnings = warnings || cast(:w as jsonb), updated_at = now()"
-            " where file_id = :id"
-        ),
+        sa.text(db.load_sql("ledger/add_warning")),
         {"w": json.dumps([warning]), "id": file_id},
     )
 

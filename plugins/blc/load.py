@@ -96,11 +96,7 @@ def grown_version(conn: Connection, uri: str, path: Path, size_bytes: int) -> Gr
     break (so no row of it was cut), and more bytes after, its cycles numbered by the instrument's counter.
     None when there is none."""
     row = conn.execute(
-        sa.text(
-            "select file_id, sha256, size_bytes, rows, last_cycle_index, cycle_rule, cell_id, format"
-            " from blc.source_file where uri = :uri and status in ('loaded', 'processed')"
-            " order by file_id desc limit 1"
-        ),
+        sa.text(db.load_sql("load/loaded_version_of_uri")),
         {"uri": uri},
     ).first()
     if row is None or not row.rows or row.last_cycle_index is None or row.size_bytes >= size_bytes:
@@ -166,10 +162,7 @@ def load_file(
         replaced_cells = replace_rows(conn, [target.file_id, *earlier])
         for old_id in earlier:
             conn.execute(
-                sa.text(
-                    "update blc.source_file set status = 'superseded', updated_at = now()"
-                    " where file_id = :id and status in ('loaded', 'processed', 'stable', 'failed')"
-                ),
+                sa.text(db.load_sql("load/mark_superseded")),
                 {"id": old_id},
             )
         numbering = Numbering(plan)

@@ -78,10 +78,7 @@ def process_cell(
         refresh_fade(conn, cell_id, settings=settings, formation_cycles=formation)
         failpoints.reach("mid_process")
         conn.execute(
-            sa.text(
-                "update blc.source_file set status = 'processed', updated_at = now()"
-                " where cell_id = :cell_id and status = 'loaded'"
-            ),
+            sa.text(db.load_sql("process/mark_processed")),
             binds,
         )
     if recomputed:
@@ -120,19 +117,13 @@ def _store_fade_fits(conn: Connection, cell_id: str) -> None:
     """What the fade needs a fit or a robust filter for (processors/fade.py): the knee onset into the cell's
     summary, the coulombic-inefficiency trend (moving median over complete cycles) into its fade rows."""
     rows = conn.execute(
-        sa.text(
-            "select cycle_index, retention, coulombic_inefficiency from blc.capacity_fade"
-            " where cell_id = :cell and complete order by cycle_index"
-        ),
+        sa.text(db.load_sql("process/complete_fade_rows")),
         {"cell": cell_id},
     ).all()
     curve = [(row[0], row[1]) for row in rows if row[1] is not None]
     knee = knee_onset([c for c, _ in curve], [r for _, r in curve]) if curve else None
     conn.execute(
-        sa.text(
-            "update blc.cell_summary set knee_onset_cycle = :cycle, knee_onset_retention = :retention"
-            " where cell_id = :cell"
-        ),
+        sa.text(db.load_sql("process/store_knee")),
         {
             "cell": cell_id,
             "cycle": knee.cycle if knee else None,
@@ -144,12 +135,7 @@ def _store_fade_fits(conn: Connection, cell_id: str) -> None:
         return
     trend = moving_median([value for _, value in with_ce])
     conn.execute(
-        sa.text(
-            "update blc.capacity_fade as fade set coulombic_inefficiency_smoothed = trend.value"
-            " from unnest(cast(:cycles as integer[]), cast(:values as double precision[]))"
-            " as trend (cycle_index, value)"
-            " where fade.cell_id = :cell and fade.cycle_index = trend.cycle_index"
-        ),
+        sa.text(db.load_sql("process/store_coulombic_inefficiency_trend")),
         {"cell": cell_id, "cycles": [c for c, _ in with_ce], "values": [float(v) for v in trend]},
     )
 

@@ -15,6 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from blc import db
+
 #: Outcomes that make a run end failed.
 BAD_OUTCOMES = ("quarantined", "failed", "unfinished", "unreadable")
 
@@ -69,13 +71,7 @@ def build_report(
         rows = {
             row.uri: row
             for row in conn.execute(
-                sa.text(
-                    "select distinct on (uri) file.uri, file.status, file.cell_id, file.rows, file.error,"
-                    " file.warnings, (select count(*) from blc.cycle_stats as stats"
-                    "  where stats.cell_id = file.cell_id) as cycles"
-                    " from blc.source_file as file where file.uri = any(:uris)"
-                    " order by file.uri, file.file_id desc"
-                ),
+                sa.text(db.load_sql("run_report/newest_ledger_rows")),
                 {"uris": uris},
             )
         }

@@ -36,12 +36,7 @@ def stitch_cell(conn: Connection, cell_id: str) -> None:
     One that restarts is placed at its clock time since the first file's start when both have clocks (a
     gap between files stays a gap), else right after the previous file's last sample."""
     files = conn.execute(
-        sa.text(
-            "select file_id, uri, last_cycle_index, clock_start_unix_second as clock,"
-            " test_time_first_second as first, test_time_last_second as last, cycle_rule,"
-            " first_cycle_count, last_cycle_count from blc.source_file"
-            " where cell_id = :cell and status in ('loaded', 'processed')"
-        ),
+        sa.text(db.load_sql("stitch/loaded_files")),
         {"cell": cell_id},
     ).all()
     if all(f.clock is not None and f.first is not None for f in files):
@@ -61,10 +56,7 @@ def stitch_cell(conn: Connection, cell_id: str) -> None:
             elif restarts:
                 time_offset = float(previous.last + time_offset - file.first)
         conn.execute(
-            sa.text(
-                "update blc.source_file set stitch_position = :position, cycle_offset = :cycles,"
-                " test_time_offset_second = :seconds where file_id = :file"
-            ),
+            sa.text(db.load_sql("stitch/store_offsets")),
             {"position": position, "cycles": cycle_offset, "seconds": time_offset, "file": file.file_id},
         )
         previous = file
@@ -83,11 +75,7 @@ def merge_split_cycles(conn: Connection, cell_id: str) -> None:
     if not split:
         return
     files = conn.execute(
-        sa.text(
-            "select file_id, coalesce(cycle_offset, 0) as cycles,"
-            " coalesce(test_time_offset_second, 0) as seconds from blc.source_file"
-            " where cell_id = :cell and status in ('loaded', 'processed')"
-        ),
+        sa.text(db.load_sql("stitch/file_offsets")),
         {"cell": cell_id},
     ).all()
     last_cycle = conn.execute(sa.text("select max(cycle_index) from assembled_cycle_stats")).scalar()
@@ -102,10 +90,7 @@ def merge_split_cycles(conn: Connection, cell_id: str) -> None:
         if not parts:  # statistics without samples cannot be merged: keep the first part's row
             log.warning("cell %s: cycle %s is split between files but has no stored samples", cell_id, cycle)
             conn.execute(
-                sa.text(
-                    "delete from assembled_cycle_stats as later using assembled_cycle_stats as earlier"
-                    " where later.cycle_index = :c and earlier.cycle_index = :c and later.ctid > earlier.ctid"
-                ),
+                sa.text(db.load_sql("stitch/drop_duplicate_split_rows")),
                 {"c": int(cycle)},
             )
             continue
