@@ -20,7 +20,7 @@ from blc import db, failpoints, ledger, tuning
 from blc.catalog import record_validation, vendor_summary_beside
 from blc.db import engine_for
 from blc.errors import ConnectorError
-from blc.load import Grown, NotAnAppend, Source, Target, append_rows, grown_version, load_file
+from blc.load import Grown, NotAnAppend, Source, Target, grown_version, load
 from blc.numbering import assign_file_cycles
 from blc.process import ProcessOutcome, process_cell
 from blc.settings import Settings, get_settings
@@ -272,15 +272,15 @@ def _publish_registered(
         loaded = None
         if grown is not None:
             try:
-                loaded = append_rows(engine, stream, plan, grown, target, settings, warm_up, source)
+                loaded = load(engine, stream, plan, target, source, settings, warm_up, grown=grown)
             except NotAnAppend as exc:  # rolled back: load the whole file as a new version instead
                 log.info("%s: grew, but %s; loading it whole", label, exc)
         if loaded is None:
             try:
-                loaded = load_file(engine, stream, plan, target, settings, warm_up)
+                loaded = load(engine, stream, plan, target, source, settings, warm_up)
             except CounterStuck:  # rolled back; number the rows again, the transitions' boundaries added
                 log.info("%s: the cycle counter is stuck; cycles by charge/discharge transitions too", label)
-                loaded = load_file(engine, stream, assign_file_cycles(stream), target, settings, warm_up)
+                loaded = load(engine, stream, assign_file_cycles(stream), target, source, settings, warm_up)
     except (ConnectorError, validation.ValidationFailed) as exc:
         # The transaction rolled back: none of this file's rows, and the earlier version's rows are intact.
         return _quarantine(engine, uri, label, file_id, exc, started)

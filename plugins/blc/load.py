@@ -1,5 +1,5 @@
-"""The load: one transaction that puts a file's rows into blc.timeseries (replacing its URI's earlier
-version), or appends the rows a grown file added, with the file's per-cycle statistics and ledger row."""
+"""The load: one transaction that puts a file's rows into blc.timeseries, with its per-cycle statistics
+and ledger row. One path for new, replaced and grown files (`load`)."""
 
 from __future__ import annotations
 
@@ -142,106 +142,46 @@ class Loaded:
     replaced_cells: tuple[str, ...]
 
 
-def load_file(
+def load(
     engine: Engine,
     stream: StreamedRead,
     plan: CycleAssignment | None,
     target: Target,
-    settings: Settings,
-    warm_up: threading.Thread,
-) -> Loaded:
-    """Replace the file's rows (and any earlier version's) with the streamed ones, in one transaction."""
-    from blc.validation import ChunkValidator
-
-    stored = {*stream.columns, "cycle_index", "record_index"}
-    columns = ["cell_id", "file_id", *(c for c in TIMESERIES_COLUMNS if c in stored)]
-    with engine.begin() as conn:
-        project_id = ensure_project(conn, target.project)
-        ensure_cell(conn, target.cell_id, project_id, stream.format, stream.metadata)
-        earlier = ledger.superseded_by(conn, target.uri, target.file_id)
-        replaced_cells = replace_rows(conn, [target.file_id, *earlier])
-        for old_id in earlier:
-            conn.execute(
-                sa.text(db.load_sql("load/mark_superseded")),
-                {"id": old_id},
-            )
-        numbering = Numbering(plan)
-        gathered = gathering(target.file_id, max_open_rows=2 * settings.chunk_rows)
-        validator = ChunkValidator(
-            CANONICAL_SUITE,
-            expectations_dir=settings.expectations_dir,
-            file_label=target.label,
-            first_data_line=stream.first_data_line,
-            batch_rows=VALIDATION_BATCH_CHUNKS * settings.chunk_rows,
-            warm_up_thread=warm_up,
-        )
-        chunks = numbered_chunks(stream, numbering, target.label, validator, gathered.stats)
-        rows = db.copy_frames(
-            conn,
-            "blc.timeseries",
-            chunks,
-            columns,
-            constants={"cell_id": target.cell_id, "file_id": target.file_id},
-        )
-        validator.finish()
-        rule = numbering.finish()  # may raise CounterStuck: the transaction rolls back
-        store_file_cycle_stats(conn, target.file_id, gathered, target.label)
-        if target.summary is not None:
-            store_vendor_summary(conn, target.file_id, target.summary, "cycle_count" in stream.columns)
-        ledger.update(
-            conn,
-            target.file_id,
-            status="loaded",
-            rows=rows,
-            cell_id=target.cell_id,
-            format=stream.format,
-            parser_version=stream.parser_version,
-            cycle_rule=rule,
-            first_cycle_index=numbering.first_cycle,
-            last_cycle_index=numbering.last_cycle,
-            first_cycle_count=numbering.first_count,
-            last_cycle_count=numbering.last_count,
-            clock_start_unix_second=numbering.clock_start,
-            test_time_first_second=numbering.time_first,
-            test_time_last_second=numbering.time_last,
-            error=None,
-        )
-        for warning in target.warnings:
-            ledger.add_warning(conn, target.file_id, warning)
-        record_validation(conn, target.file_id, "canonical", CANONICAL_SUITE, success=True, failed=[])
-    return Loaded(target.file_id, rows, rule, tuple(replaced_cells))
-
-
-def append_rows(
-    engine: Engine,
-    stream: StreamedRead,
-    plan: CycleAssignment | None,
-    grown: Grown,
-    target: Target,
-    settings: Settings,
-    warm_up: threading.Thread,
     source: Source,
+    settings: Settings,
+    warm_up: threading.Thread,
+    *,
+    grown: Grown | None = None,
 ) -> Loaded:
-    """Load only the rows a grown file added, in one transaction, and recompute only the cycles they touch
-    (the old last cycle, perhaps unfinished then, and the new ones). The file is parsed whole, so cycle
-    numbering is exactly that of a full load; rows already stored are neither validated nor written again.
-    Raises NotAnAppend (nothing written) when the result would differ from a full load: another format or
-    cell, another cycle rule, or numbering that does not continue the stored rows. On success the new
-    content's own ledger row (`target.file_id`, registered by publish_file) is folded into the stored
-    version's: one row per URI, holding the new sha256."""
+    """The one load path, in one transaction: the file is parsed whole and numbered into cycles as it
+    streams; its rows are validated and COPYed; its per-cycle statistics, vendor summary and ledger row are
+    written; nothing is visible before the commit.
+
+    - A new or replaced file (`grown` None): the rows of its URI's earlier versions are deleted first
+      (they are superseded) and every row is written.
+    - A grown file (`grown`: the stored version whose bytes it starts with): the stored rows are numbered
+      but neither validated nor written again; only the cycles from the stored last one on (perhaps
+      unfinished then) are recomputed, and the new content's own ledger row (`target.file_id`, registered
+      by publish_file) is folded into the stored one: one row per URI. NotAnAppend (nothing written) when
+      the result would differ from a full load: another format, cell or cycle rule, or numbering that does
+      not continue the stored rows.
+
+    May raise CounterStuck (a new file whose counter turned out stuck): the transaction rolls back."""
     from blc.validation import ChunkValidator
 
-    if stream.format != grown.format or target.cell_id != grown.cell_id:
+    if grown is not None and (stream.format != grown.format or target.cell_id != grown.cell_id):
         raise NotAnAppend(f"its format or cell changed ({stream.format}, {target.cell_id})")
+    file_id = target.file_id if grown is None else grown.file_id
+    kept_rows = 0 if grown is None else grown.rows
     stored = {*stream.columns, "cycle_index", "record_index"}
     columns = ["cell_id", "file_id", *(c for c in TIMESERIES_COLUMNS if c in stored)]
     with engine.begin() as conn:
-        conn.execute(
-            sa.text("select 1 from blc.source_file where file_id = :file for update"), {"file": grown.file_id}
-        )
+        replaced_cells = _make_room(conn, stream, target, grown)
         numbering = Numbering(plan)
-        gathered = gathering(grown.file_id, max_open_rows=2 * settings.chunk_rows, starts_at_file_start=False)
-        first_line = stream.first_data_line + grown.rows if stream.first_data_line is not None else None
+        gathered = gathering(
+            file_id, max_open_rows=2 * settings.chunk_rows, starts_at_file_start=grown is None
+        )
+        first_line = stream.first_data_line + kept_rows if stream.first_data_line is not None else None
         validator = ChunkValidator(
             CANONICAL_SUITE,
             expectations_dir=settings.expectations_dir,
@@ -256,54 +196,89 @@ def append_rows(
             target.label,
             validator,
             gathered.stats,
-            keep_from_row=grown.rows,
-            stats_from_cycle=grown.last_cycle_index,
+            keep_from_row=kept_rows,
+            stats_from_cycle=None if grown is None else grown.last_cycle_index,
         )
         rows = db.copy_frames(
-            conn,
-            "blc.timeseries",
-            chunks,
-            columns,
-            constants={"cell_id": grown.cell_id, "file_id": grown.file_id},
+            conn, "blc.timeseries", chunks, columns, constants={"cell_id": target.cell_id, "file_id": file_id}
         )
-        if rows:  # bytes without rows (a blank line) leave nothing new to validate
+        if grown is None or rows:  # a grown file's new bytes without rows (a blank line): nothing to check
             validator.finish()
-        try:
-            rule = numbering.finish()
-        except CounterStuck:
-            raise NotAnAppend("its cycle counter now reads as stuck") from None
-        if rule != grown.cycle_rule or numbering.boundary_cycle != grown.last_cycle_index:
-            raise NotAnAppend(f"its cycles are numbered differently now (rule {rule})")
+        rule = _cycle_rule(numbering, grown)
+        store_file_cycle_stats(conn, file_id, gathered, target.label)
+        if target.summary is not None:
+            store_vendor_summary(conn, file_id, target.summary, "cycle_count" in stream.columns)
+        if (
+            grown is not None
+        ):  # the placeholder holds the new sha256 (unique): it goes before the stored row takes it
+            conn.execute(sa.text("delete from blc.source_file where file_id = :id"), {"id": target.file_id})
+        ledger.update(
+            conn,
+            file_id,
+            status="loaded",
+            sha256=source.sha256,
+            size_bytes=source.size_bytes,
+            etag=source.etag,
+            rows=kept_rows + rows,
+            cell_id=target.cell_id,
+            format=stream.format,
+            parser_version=stream.parser_version,
+            cycle_rule=rule,
+            first_cycle_index=numbering.first_cycle,
+            last_cycle_index=numbering.last_cycle,
+            first_cycle_count=numbering.first_count,
+            last_cycle_count=numbering.last_count,
+            clock_start_unix_second=numbering.clock_start,
+            test_time_first_second=numbering.time_first,
+            test_time_last_second=numbering.time_last,
+            error=None,
+        )
+        for warning in target.warnings:
+            ledger.add_warning(conn, file_id, warning)
+        record_validation(conn, file_id, "canonical", CANONICAL_SUITE, success=True, failed=[])
+    if grown is not None:
+        log.info(
+            "%s: grew by %d rows; cycles from %d on recomputed", target.label, rows, grown.last_cycle_index
+        )
+    return Loaded(file_id, rows, rule, tuple(replaced_cells))
+
+
+def _make_room(conn: Connection, stream: StreamedRead, target: Target, grown: Grown | None) -> list[str]:
+    """Before the rows: a new file's project and cell exist and the rows of its URI's earlier versions are
+    gone (their cells returned, to be processed again); a grown file's stored row is locked and the
+    statistics of the cycles the new rows may change are dropped."""
+    if grown is not None:
+        conn.execute(
+            sa.text("select 1 from blc.source_file where file_id = :f for update"), {"f": grown.file_id}
+        )
         for table in ("blc.file_cycle_stats", "blc.file_curve"):
             conn.execute(
                 sa.text(f"delete from {table} where file_id = :file and cycle_index >= :cycle"),
                 {"file": grown.file_id, "cycle": grown.last_cycle_index},
             )
-        store_file_cycle_stats(conn, grown.file_id, gathered, target.label)
         conn.execute(sa.text("delete from blc.vendor_cycle_summary where file_id = :f"), {"f": grown.file_id})
-        if target.summary is not None:
-            store_vendor_summary(conn, grown.file_id, target.summary, "cycle_count" in stream.columns)
-        # The placeholder row holds the new sha256 (unique): it goes first, then the stored row takes it.
-        conn.execute(sa.text("delete from blc.source_file where file_id = :id"), {"id": target.file_id})
-        ledger.update(
-            conn,
-            grown.file_id,
-            status="loaded",
-            sha256=source.sha256,
-            size_bytes=source.size_bytes,
-            etag=source.etag,
-            rows=grown.rows + rows,
-            parser_version=stream.parser_version,
-            last_cycle_index=numbering.last_cycle,
-            last_cycle_count=numbering.last_count,
-            test_time_last_second=numbering.time_last,
-            error=None,
-        )
-        for warning in target.warnings:
-            ledger.add_warning(conn, grown.file_id, warning)
-        record_validation(conn, grown.file_id, "canonical", CANONICAL_SUITE, success=True, failed=[])
-    log.info("%s: grew by %d rows; cycles from %d on recomputed", target.label, rows, grown.last_cycle_index)
-    return Loaded(grown.file_id, rows, rule, ())
+        return []
+    project_id = ensure_project(conn, target.project)
+    ensure_cell(conn, target.cell_id, project_id, stream.format, stream.metadata)
+    earlier = ledger.superseded_by(conn, target.uri, target.file_id)
+    replaced_cells = replace_rows(conn, [target.file_id, *earlier])
+    for old_id in earlier:
+        conn.execute(sa.text(db.load_sql("load/mark_superseded")), {"id": old_id})
+    return replaced_cells
+
+
+def _cycle_rule(numbering: Numbering, grown: Grown | None) -> str:
+    """The rule the rows were numbered by. A new file's stuck counter raises CounterStuck (it is loaded
+    again by transitions); a grown file numbered otherwise than its stored rows raises NotAnAppend."""
+    if grown is None:
+        return numbering.finish()
+    try:
+        rule = numbering.finish()
+    except CounterStuck:
+        raise NotAnAppend("its cycle counter now reads as stuck") from None
+    if rule != grown.cycle_rule or numbering.boundary_cycle != grown.last_cycle_index:
+        raise NotAnAppend(f"its cycles are numbered differently now (rule {rule})")
+    return rule
 
 
 def replace_rows(conn: Connection, file_ids: list[int]) -> list[str]:
