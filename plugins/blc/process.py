@@ -66,8 +66,10 @@ def process_cell(
         binds = {"cell_id": cell_id, "formation_cycles": formation, "processor_version": PROCESSOR_VERSION}
         stitch_cell(conn, cell_id)
         recomputed = refresh_file_stats(conn, cell_id, settings.chunk_rows, recompute)
-        conn.execute(sa.text(db.load_sql("processors/cycle_stats_assemble", settings.sql_dir)), binds)
+        # Python computes (the files' statistics, cycles split between files), then SQL assembles and
+        # applies: one direction, never back (docs/adr/0008).
         merge_split_cycles(conn, cell_id)
+        conn.execute(sa.text(db.load_sql("processors/cycle_stats_assemble", settings.sql_dir)), binds)
         conn.execute(sa.text(db.load_sql("processors/cycle_stats_apply", settings.sql_dir)), binds)
         cycles, complete = conn.execute(
             sa.text(

@@ -64,45 +64,41 @@ def stitch_cell(conn: Connection, cell_id: str) -> None:
 
 def merge_split_cycles(conn: Connection, cell_id: str) -> None:
     """A cycle split between two files (stitching put both parts on one cycle number) is computed again from
-    both files' samples, as one cycle, in place of the two partial rows of assembled_cycle_stats."""
-    split = (
-        conn.execute(
-            sa.text("select cycle_index from assembled_cycle_stats group by cycle_index having count(*) > 1")
+    both files' samples, as one cycle, into the temporary table merged_cycle_stats, which the SQL assembly
+    (sql/processors/cycle_stats_assemble.sql) takes in place of the partial rows. Runs before it: Python
+    computes, then SQL assembles, never back."""
+    columns = ["cell_id", *CYCLE_STATS_COLUMNS, "processor_version"]
+    conn.execute(sa.text("drop table if exists pg_temp.merged_cycle_stats"))
+    conn.execute(
+        sa.text(
+            f"create temporary table merged_cycle_stats on commit drop as"
+            f" select {', '.join(columns)} from blc.cycle_stats where false"
         )
-        .scalars()
-        .all()
     )
+    cycles = conn.execute(
+        sa.text(db.load_sql("stitch/split_cycles")), {"cell": cell_id, "version": PROCESSOR_VERSION}
+    ).all()
+    split = [(int(row.cycle_index), bool(row.last)) for row in cycles if row.split]
     if not split:
         return
-    files = conn.execute(
-        sa.text(db.load_sql("stitch/file_offsets")),
-        {"cell": cell_id},
-    ).all()
-    last_cycle = conn.execute(sa.text("select max(cycle_index) from assembled_cycle_stats")).scalar()
-    for cycle in split:
+    files = conn.execute(sa.text(db.load_sql("stitch/file_offsets")), {"cell": cell_id}).all()
+    for cycle, is_last in split:
         parts = []
         for file in files:
-            local = int(cycle) - int(file.cycles)
+            local = cycle - int(file.cycles)
             samples = read_cell_samples(conn, cell_id, (local, local), file_id=int(file.file_id))
             if not samples.empty:
                 samples["test_time_second"] += float(file.seconds)
-                parts.append(samples.assign(cycle_index=int(cycle)))
-        if not parts:  # statistics without samples cannot be merged: keep the first part's row
+                parts.append(samples.assign(cycle_index=cycle))
+        if not parts:  # statistics without samples cannot be merged: the assembly keeps the first part's row
             log.warning("cell %s: cycle %s is split between files but has no stored samples", cell_id, cycle)
-            conn.execute(
-                sa.text(db.load_sql("stitch/drop_duplicate_split_rows")),
-                {"c": int(cycle)},
-            )
             continue
         merged = compute_cycle_stats(
-            pd.concat(parts, ignore_index=True), holds_first_cycle=False, holds_last_cycle=cycle == last_cycle
+            pd.concat(parts, ignore_index=True), holds_first_cycle=False, holds_last_cycle=is_last
         )
         merged.insert(0, "cell_id", cell_id)
         merged["processor_version"] = PROCESSOR_VERSION
-        conn.execute(sa.text("delete from assembled_cycle_stats where cycle_index = :c"), {"c": int(cycle)})
-        db.copy_frame(
-            conn, "assembled_cycle_stats", merged, ["cell_id", *CYCLE_STATS_COLUMNS, "processor_version"]
-        )
+        db.copy_frame(conn, "merged_cycle_stats", merged, columns)
 
 
 def _resumes(previous: Any, file: Any, restarts: bool) -> bool:
