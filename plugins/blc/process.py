@@ -110,35 +110,35 @@ def refresh_fade(
     binds = {"cell_id": cell_id, "formation_cycles": formation, "processor_version": PROCESSOR_VERSION}
     for table in ("blc.cell_summary", "blc.capacity_fade"):
         conn.execute(sa.text(f"delete from {table} where cell_id = :cell_id"), binds)
-    for step in ("cycle_cumulative", "capacity_fade", "cell_summary"):
+    conn.execute(sa.text(db.load_sql("processors/cycle_cumulative", settings.sql_dir)), binds)
+    _fit_fade(conn, cell_id, formation)  # Python first, then SQL writes the fade tables: one direction
+    for step in ("capacity_fade", "cell_summary"):
         conn.execute(sa.text(db.load_sql(f"processors/{step}", settings.sql_dir)), binds)
-    _store_fade_fits(conn, cell_id)
 
 
-def _store_fade_fits(conn: Connection, cell_id: str) -> None:
-    """What the fade needs a fit or a robust filter for (processors/fade.py): the knee onset into the cell's
-    summary, the coulombic-inefficiency trend (moving median over complete cycles) into its fade rows."""
+def _fit_fade(conn: Connection, cell_id: str, formation: int) -> None:
+    """What the fade needs a fit or a robust filter for (processors/fade.py), from the complete cycles'
+    retention and coulombic inefficiency: the knee onset and the coulombic-inefficiency trend (moving median),
+    handed to the SQL fade steps in temporary tables (sql/process/fade_fits.sql)."""
     rows = conn.execute(
-        sa.text(db.load_sql("process/complete_fade_rows")),
-        {"cell": cell_id},
+        sa.text(db.load_sql("process/fade_fit_inputs")), {"cell_id": cell_id, "formation_cycles": formation}
     ).all()
-    curve = [(row[0], row[1]) for row in rows if row[1] is not None]
+    curve = [(row.cycle_index, row.retention) for row in rows if row.retention is not None]
     knee = knee_onset([c for c, _ in curve], [r for _, r in curve]) if curve else None
+    with_ce = [
+        (row.cycle_index, row.coulombic_inefficiency)
+        for row in rows
+        if row.coulombic_inefficiency is not None
+    ]
+    trend: list[float] = [float(v) for v in moving_median([v for _, v in with_ce])] if with_ce else []
     conn.execute(
-        sa.text(db.load_sql("process/store_knee")),
+        sa.text(db.load_sql("process/fade_fits")),
         {
-            "cell": cell_id,
-            "cycle": knee.cycle if knee else None,
-            "retention": knee.retention if knee else None,
+            "cycles": [int(c) for c, _ in with_ce],
+            "values": [float(v) for v in trend],
+            "knee_cycle": knee.cycle if knee else None,
+            "knee_retention": knee.retention if knee else None,
         },
-    )
-    with_ce = [(row[0], row[2]) for row in rows if row[2] is not None]
-    if not with_ce:
-        return
-    trend = moving_median([value for _, value in with_ce])
-    conn.execute(
-        sa.text(db.load_sql("process/store_coulombic_inefficiency_trend")),
-        {"cell": cell_id, "cycles": [c for c, _ in with_ce], "values": [float(v) for v in trend]},
     )
 
 

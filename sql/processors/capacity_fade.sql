@@ -1,7 +1,7 @@
 -- Capacity fade of one cell (DESIGN §6): retention of every cycle against the cell's reference capacity
 -- (blc.reference_capacity: median discharge capacity of the first 3 complete cycles after formation),
--- energy retention likewise, and the coulombic inefficiency 1 − CE (its smoothed trend, a moving median
--- over complete cycles, is filled afterwards by processors/fade.py).
+-- energy retention likewise, and the coulombic inefficiency 1 − CE with its smoothed trend (a moving median
+-- over complete cycles, computed before this step by blc.process into the temporary table fade_trend).
 -- Binds: :cell_id, :formation_cycles. Replaces the cell's rows (the caller deletes them first).
 with
 
@@ -20,7 +20,8 @@ cycles as (
 
 insert into blc.capacity_fade (
     cell_id, cycle_index, discharge_capacity_ah, discharge_energy_wh, retention, energy_retention,
-    coulombic_efficiency, coulombic_inefficiency, equivalent_full_cycles, complete
+    coulombic_efficiency, coulombic_inefficiency, coulombic_inefficiency_smoothed, equivalent_full_cycles,
+    complete
 )
 select
     cycles.cell_id,
@@ -31,7 +32,9 @@ select
     cycles.discharge_energy_wh / nullif(reference.energy_wh, 0) as energy_retention,
     cycles.coulombic_efficiency,
     1 - cycles.coulombic_efficiency as coulombic_inefficiency,
+    fade_trend.coulombic_inefficiency_smoothed,
     cycles.equivalent_full_cycles,
     cycles.complete
 from cycles
 cross join blc.reference_capacity(:cell_id, :formation_cycles) as reference
+left join fade_trend on fade_trend.cycle_index = cycles.cycle_index

@@ -3,8 +3,8 @@
 -- cycle whose retention falls below 80 % and 70 %, and, while a threshold is not reached yet, the first
 -- whole cycle where that line is below it (projected_cycles_to_*: a projection, never a measurement; only
 -- when the line falls and rests on at least 10 cycles). Throughput and equivalent full cycles of the last
--- cycle, and the median coulombic inefficiency of the recent cycles. knee_onset_* is filled afterwards by
--- processors/fade.py.
+-- cycle, the median coulombic inefficiency of the recent cycles, and the knee onset (fitted before this step
+-- by blc.process with processors/fade.py, in the temporary table fade_knee).
 -- Binds: :cell_id, :formation_cycles, :processor_version.
 with
 
@@ -83,7 +83,7 @@ insert into blc.cell_summary (
     complete_cycles, first_discharge_capacity_ah, last_discharge_capacity_ah, last_retention,
     last_energy_retention, fade_per_100_cycles, cycles_to_80, cycles_to_70, projected_cycles_to_80,
     projected_cycles_to_70, throughput_ah, equivalent_full_cycles, coulombic_inefficiency_recent,
-    processor_version
+    knee_onset_cycle, knee_onset_retention, processor_version
 )
 select
     cell.cell_id,
@@ -111,9 +111,12 @@ select
     (select totals.throughput_ah from totals) as throughput_ah,
     (select totals.equivalent_full_cycles from totals) as equivalent_full_cycles,
     line.coulombic_inefficiency as coulombic_inefficiency_recent,
+    fade_knee.knee_onset_cycle,
+    fade_knee.knee_onset_retention,
     :processor_version as processor_version
 from blc.cell as cell
 cross join blc.reference_capacity(:cell_id, :formation_cycles) as reference
+cross join fade_knee
 cross join counts
 cross join ends
 cross join thresholds

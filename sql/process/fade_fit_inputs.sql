@@ -1,0 +1,10 @@
+-- What the fade fits read (blc.process): retention and coulombic inefficiency 1 − CE of a cell's complete
+-- cycles, with exactly the arithmetic of sql/processors/capacity_fade.sql. Binds: :cell_id, :formation_cycles.
+select
+    cycle_stats.cycle_index,
+    cycle_stats.discharge_capacity_ah / nullif(reference.capacity_ah, 0) as retention,
+    1 - cycle_stats.coulombic_efficiency as coulombic_inefficiency
+from blc.cycle_stats as cycle_stats
+cross join blc.reference_capacity(:cell_id, :formation_cycles) as reference
+where cycle_stats.cell_id = :cell_id and cycle_stats.complete
+order by cycle_stats.cycle_index
