@@ -565,7 +565,8 @@ def _redash(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _redash_sync(settings: Settings) -> int:
-    from blc.redash import RedashClient, load_query_specs, sync_queries
+    from blc.redash import RedashClient, sync_queries
+    from blc.redash_specs import load_query_specs
 
     if not settings.redash_url or not settings.redash_api_key:
         raise BadInput("set BLC_REDASH_URL and BLC_REDASH_API_KEY to sync the queries")

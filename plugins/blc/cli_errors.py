@@ -33,7 +33,7 @@ def explain(exc: BaseException) -> tuple[int, str]:
     import sqlalchemy.exc
 
     from blc.errors import ConfigurationError
-    from blc.redash import RedashError, RedashSpecError
+    from blc.redash_specs import RedashError, RedashSpecError
 
     if isinstance(exc, BadInput | ConfigurationError):
         return EXIT_BAD_INPUT, str(exc)

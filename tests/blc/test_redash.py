@@ -13,16 +13,13 @@ from typing import Any
 import pytest
 import requests
 
-from blc.redash import (
-    RedashClient,
+from blc.redash import RedashClient, RefreshOutcome, refresh_touched_queries, sync_queries
+from blc.redash_specs import (
     RedashError,
     RedashQuerySpec,
     RedashSpecError,
-    RefreshOutcome,
     load_dashboard_specs,
     load_query_specs,
-    refresh_touched_queries,
-    sync_queries,
 )
 from tests.fakes.redash_server import LOGIN_MESSAGE, FakeRedashServer
 

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from blc import pipeline
-from blc.redash import load_dashboard_specs, load_query_specs
+from blc.redash_specs import load_dashboard_specs, load_query_specs
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
