@@ -39,7 +39,7 @@ def blc_ingest() -> None:
         cell_id="{{ params.cell_id or '' }}",
         project="{{ params.project or '' }}",
         format_name="{{ params.format or '' }}",
-        force=True,
+        force="{{ params.force }}",
     )
     processed = CellProcessOperator(task_id="process_cell", outcome=published.output)
     RedashRefreshOperator(task_id="refresh_redash", results=[processed.output])

@@ -61,7 +61,7 @@ class CyclerFileIngestOperator(BaseOperator):
     quarantined (ledger + validation_result) and the task fails without retrying: retrying cannot fix
     content. A file whose content is already in the ledger is a no-op."""
 
-    template_fields: Sequence[str] = ("uri", "cell_id", "project", "format_name")
+    template_fields: Sequence[str] = ("uri", "cell_id", "project", "format_name", "force")
 
     def __init__(
         self,
@@ -70,7 +70,7 @@ class CyclerFileIngestOperator(BaseOperator):
         cell_id: str | None = None,
         project: str | None = None,
         format_name: str | None = None,
-        force: bool = False,
+        force: bool | str = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -90,7 +90,7 @@ class CyclerFileIngestOperator(BaseOperator):
                 cell_id=self.cell_id or None,
                 project=self.project or None,
                 format_name=self.format_name or None,
-                force=self.force,
+                force=_as_bool(self.force),  # a rendered template is a string
             )
         except FileNotFoundError as exc:  # removed or renamed since it was offered: a retry cannot help
             raise AirflowFailException(str(exc)) from exc

@@ -86,6 +86,51 @@ def test_ingest_dag_reingests_one_uri_from_conf(airflow_db, engine, blc_env: Pat
         )
 
 
+def _returned(run, task_id: str):  # type: ignore[no-untyped-def]
+    """The XCom a task of `run` returned."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = (
+            session.query(XComModel)
+            .filter_by(dag_id=run.dag_id, run_id=run.run_id, task_id=task_id, key="return_value")
+            .one()
+        )
+        value = row.value
+    return XComModel.deserialize_value(row) if isinstance(value, (str, bytes)) else value
+
+
+def test_ingest_dag_skips_known_content_unless_conf_forces_it(airflow_db, engine, blc_env: Path) -> None:  # type: ignore[no-untyped-def]
+    path = blc_env / "cell_x.csv"
+    shutil.copy2(DATA / "batteryarchive" / "CALCE_CX2-33_prism_LCO_25C_0-100_0.5-0.5C_d_timeseries.csv", path)
+    conf = {"uri": path.as_uri(), "cell_id": "CX2-33"}
+    ledger_sql = "select file_id, status, attempts, rows, updated_at from blc.source_file order by file_id"
+    series_sql = "select count(*) from blc.timeseries where cell_id = 'CX2-33'"
+    assert _dag("blc_ingest").test(run_conf={**conf, "force": False}).state == "success"
+    with engine.connect() as conn:
+        ledger_before = conn.execute(sa.text(ledger_sql)).all()
+
+    again = _dag("blc_ingest").test(run_conf={**conf, "force": False})
+
+    assert again.state == "success"
+    assert _returned(again, "parse_validate_publish")["status"] == "skipped"
+    with engine.connect() as conn:
+        assert conn.execute(sa.text(ledger_sql)).all() == ledger_before
+        assert conn.execute(sa.text(series_sql)).scalar() == 15
+
+    forced = _dag("blc_ingest").test(run_conf={**conf, "force": True})
+
+    assert forced.state == "success"
+    assert _returned(forced, "parse_validate_publish")["status"] != "skipped"
+    with engine.connect() as conn:
+        ledger_after = conn.execute(sa.text(ledger_sql)).all()
+        assert conn.execute(sa.text(series_sql)).scalar() == 15  # replaced, not appended
+    assert [(r.file_id, r.status, r.attempts) for r in ledger_after] == [
+        (r.file_id, r.status, r.attempts + 1) for r in ledger_before
+    ]
+
+
 def test_reprocess_dag_recomputes_stale_cells_then_named_ones(  # type: ignore[no-untyped-def]
     airflow_db, engine, blc_env: Path
 ) -> None:
