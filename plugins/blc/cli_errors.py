@@ -32,10 +32,10 @@ def explain(exc: BaseException) -> tuple[int, str]:
     import requests
     import sqlalchemy.exc
 
-    from blc.errors import ConfigurationError
+    from blc.errors import ConfigurationError, MigrationChanged
     from blc.redash_specs import RedashError, RedashSpecError
 
-    if isinstance(exc, BadInput | ConfigurationError):
+    if isinstance(exc, BadInput | ConfigurationError | MigrationChanged):  # a database older than the code
         return EXIT_BAD_INPUT, str(exc)
     driver: BaseException = exc
     if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.orig is not None:

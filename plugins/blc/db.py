@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -25,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from blc import pgcopy
+from blc.errors import MigrationChanged
 from blc.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -131,9 +133,13 @@ def dispose_engines() -> None:
 
 
 def load_sql(name: str, sql_dir: Path | None = None) -> str:
-    """SQL lives in files under sql/, loaded by name (``processors/capacity_fade``)."""
-    base = sql_dir or get_settings().sql_dir
-    return (base / f"{name}.sql").read_text(encoding="utf-8")
+    """SQL lives in files under sql/, loaded by name (``processors/capacity_fade``), read once a process."""
+    return _read_sql((sql_dir or get_settings().sql_dir) / f"{name}.sql")
+
+
+@functools.lru_cache(maxsize=256)
+def _read_sql(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
 
 
 # --- migrations -----------------------------------------------------------------------------------------
@@ -145,8 +151,9 @@ def migration_files(sql_dir: Path | None = None) -> list[Path]:
 
 
 def upgrade(engine: Engine, sql_dir: Path | None = None) -> list[str]:
-    """Apply the migrations not yet recorded, in order, each in its own transaction. Safe to re-run and
-    safe to run from several processes at once (an advisory lock serialises them)."""
+    """Apply the migrations not yet recorded, in order, in one transaction. Safe to re-run and safe to
+    run from several processes at once (an advisory lock serialises them). A recorded migration whose file
+    has changed since raises MigrationChanged before anything is applied."""
     applied_now: list[str] = []
     with engine.begin() as conn:
         conn.execute(sa.text("select pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
@@ -161,15 +168,17 @@ def upgrade(engine: Engine, sql_dir: Path | None = None) -> list[str]:
         done = {
             row.version: row.checksum for row in conn.execute(sa.text("select * from blc.schema_migrations"))
         }
+        migrations = []
         for path in migration_files(sql_dir):
-            version, name = path.stem.split("_", 1)
             sql = path.read_text(encoding="utf-8")
             checksum = hashlib.sha256(sql.encode()).hexdigest()
+            version = path.stem.split("_", 1)[0]
+            if version in done and done[version] != checksum:
+                raise MigrationChanged(path.name, done[version], checksum)
+            migrations.append((path, sql, checksum))
+        for path, sql, checksum in migrations:
+            version, name = path.stem.split("_", 1)
             if version in done:
-                if done[version] != checksum:
-                    log.warning(
-                        "migration %s changed after it was applied; write a new one instead", path.name
-                    )
                 continue
             # Straight to the driver with no parameters, so a "%" in the SQL is never a placeholder.
             cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]

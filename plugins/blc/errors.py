@@ -13,6 +13,7 @@ __all__ = [
     "ConfigurationError",
     "ConnectorError",
     "CorruptFile",
+    "MigrationChanged",
     "QuarantineError",
     "UnsupportedFormat",
 ]
@@ -24,6 +25,21 @@ class BlcError(Exception):
 
 class ConfigurationError(BlcError):
     """A setting is missing or wrong."""
+
+
+class MigrationChanged(BlcError):
+    """A migration file no longer holds the text the database applied (sql/migrations/README.md): the
+    database's schema is not what the files say, and re-running the file would not make it so."""
+
+    def __init__(self, file_name: str, recorded_checksum: str, file_checksum: str) -> None:
+        super().__init__(
+            f"migration {file_name} was changed after it was applied (checksum {recorded_checksum[:12]} when"
+            f" applied, {file_checksum[:12]} now); write a new migration instead (a database built from an"
+            " older checkout: recreate it)"
+        )
+        self.file_name = file_name
+        self.recorded_checksum = recorded_checksum
+        self.file_checksum = file_checksum
 
 
 # Errors that mean "this file is bad", as opposed to "the platform is broken".

@@ -9,14 +9,21 @@ and no bytes for NULL), all big-endian. When every row of a chunk has the same l
 NULL or entirely non-NULL, text of one length), the rows are one numpy structured array written in a few
 vectorised assignments. A chunk with a column only partly NULL does not have that layout: callers fall back
 to CSV for it (``encode_binary`` returns None).
+
+Rows whose fields are not columns of one frame (a curve's points as ``float8[]``) are built field by field
+(`int8_field`, `text_field`, `float8_array_field`, …), joined by `row` and written between the header and
+the trailer by `RowWriter`. This module is the only place that knows the wire format.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, Sequence
+import struct
+from collections.abc import Iterable, Mapping, Sequence
+from typing import IO
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
@@ -31,6 +38,14 @@ WIRE_TYPES: dict[str, str] = {
     "smallint": ">i2",
     "boolean": "?",
 }
+#: pg_type oid of float8: the element type written in a float8[]'s header.
+FLOAT8_OID = 701
+_FIELD_COUNT = struct.Struct(">h")
+_LENGTH = struct.Struct(">i")
+#: A one-dimensional array without NULLs: field length, ndim, has-NULLs flag, element type, size, lower bound.
+_ARRAY_HEAD = struct.Struct(">iiiiii")
+_ARRAY_HEAD_BYTES = _ARRAY_HEAD.size - _LENGTH.size
+_FLOAT8_ELEMENT = np.dtype([("length", ">i4"), ("value", ">f8")])
 
 
 class Payload(io.RawIOBase):
@@ -151,3 +166,59 @@ def decode_binary_float64(payload: bytes, columns: Sequence[str]) -> pd.DataFram
     if rows.size and ((rows["count"] != len(columns)).any() or (rows["len0"] != 8).any()):
         raise ValueError("binary COPY rows are not all float8 and non-NULL")
     return pd.DataFrame({name: rows[f"val{i}"].astype(np.float64) for i, name in enumerate(columns)})
+
+
+# --- Rows built field by field --------------------------------------------------------------------------
+
+
+class RowWriter:
+    """Binary COPY rows written to `out` as they come: the header at once, rows (from `row`) in batches, the
+    trailer at `finish`, which rewinds `out` for ``cursor.copy_expert``."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self.out = out
+        self.rows = 0
+        out.write(HEADER)
+
+    def write(self, rows: Iterable[bytes]) -> None:
+        batch = list(rows)
+        self.out.write(b"".join(batch))
+        self.rows += len(batch)
+
+    def finish(self) -> IO[bytes]:
+        self.out.write(TRAILER)
+        self.out.seek(0)
+        return self.out
+
+
+def row(*fields: bytes) -> bytes:
+    """One row of fields encoded by the ``*_field`` functions, in the table's column order."""
+    return _FIELD_COUNT.pack(len(fields)) + b"".join(fields)
+
+
+def bytes_field(payload: bytes) -> bytes:
+    """A non-NULL field of any type: its length, then its bytes in the type's binary format."""
+    return _LENGTH.pack(len(payload)) + payload
+
+
+def text_field(value: str) -> bytes:
+    return bytes_field(value.encode("utf-8"))
+
+
+def int4_field(value: int) -> bytes:
+    return struct.pack(">ii", 4, value)
+
+
+def int8_field(value: int) -> bytes:
+    return struct.pack(">iq", 8, value)
+
+
+def float8_array_field(values: npt.ArrayLike) -> bytes:
+    """A ``float8[]`` field: one dimension, lower bound 1, no NULL elements (NaN is a value, not a NULL).
+    An empty `values` gives an empty array (``'{}'``)."""
+    numbers = np.asarray(values, dtype=np.float64)
+    elements = np.empty(numbers.size, dtype=_FLOAT8_ELEMENT)
+    elements["length"] = 8
+    elements["value"] = numbers
+    head = _ARRAY_HEAD.pack(_ARRAY_HEAD_BYTES + elements.nbytes, 1, 0, FLOAT8_OID, numbers.size, 1)
+    return head + elements.tobytes()

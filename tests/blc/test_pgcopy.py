@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -79,6 +82,50 @@ def test_binary_copy_out_decodes_to_float64_with_nan_for_null(engine) -> None:  
 
     assert frame["n"].tolist() == [1.0, 2.0, 3.0]
     assert frame["x"].iloc[0] == 0.1 and np.isnan(frame["x"].iloc[1]) and frame["x"].iloc[2] == -7.25
+
+
+def test_rows_built_field_by_field_round_trip_float8_arrays_through_postgres(engine) -> None:  # type: ignore[no-untyped-def]
+    arrays: dict[int, list[float]] = {
+        1: [0.1, -2.5e-300, 1 / 3, 5e-324, -0.0, math.inf, -math.inf],
+        2: [1.5, math.nan, 2.5],
+        3: [],
+    }
+    out = pgcopy.RowWriter(io.BytesIO())
+    out.write(
+        pgcopy.row(
+            pgcopy.int8_field(3_000_000_000 + n),
+            pgcopy.int4_field(-n),
+            pgcopy.text_field("cell-α"),
+            pgcopy.float8_array_field(np.array(values)),
+        )
+        for n, values in arrays.items()
+    )
+
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "create temp table array_probe (n bigint, k integer, label text, points double precision[])"
+                " on commit drop"
+            )
+        )
+        cursor = conn.connection.dbapi_connection.cursor()
+        cursor.copy_expert("copy array_probe from stdin with (format binary)", out.finish())
+        back = conn.execute(
+            sa.text(
+                "select n, k, label, points, cardinality(points) as size, array_lower(points, 1) as lower,"
+                " points[2] = 'NaN' as second_is_nan from array_probe order by n"
+            )
+        ).all()
+
+    assert out.rows == 3
+    assert [(r.n, r.k, r.label, r.size, r.lower) for r in back] == [
+        (3_000_000_001, -1, "cell-α", 7, 1),
+        (3_000_000_002, -2, "cell-α", 3, 1),
+        (3_000_000_003, -3, "cell-α", 0, None),  # an empty array ('{}'), not NULL
+    ]
+    for r, values in zip(back, arrays.values(), strict=True):  # bit for bit: -0.0, the subnormal, NaN
+        assert np.array(r.points, dtype=np.float64).tobytes() == np.array(values, dtype=np.float64).tobytes()
+    assert back[1].second_is_nan  # NaN is a value, not a NULL element
 
 
 def test_payload_reads_in_pieces_give_the_joined_bytes() -> None:
