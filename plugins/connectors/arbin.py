@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from connectors.base import DEFAULT_CHUNK_ROWS, FileHead, ReadResult, StreamedRead, to_canonical
-from connectors.tabular import ColumnRule, split_header, stream_headed_csv
+from connectors.base import DEFAULT_CHUNK_ROWS, Connector, FileHead, StreamedRead, to_canonical
+from connectors.tabular import ColumnRule, header_keys, stream_headed_csv
 
 NAME = "arbin_csv"
 PARSER_VERSION = "1"
@@ -48,22 +48,18 @@ _SIGNATURE = {"test_time", "current", "voltage"}
 _ARBIN_MARKERS = {"data_point", "step_index", "cycle_index"}
 
 
-class ArbinCsv:
+class ArbinCsv(Connector):
     name = NAME
     parser_version = PARSER_VERSION
 
     def sniff(self, head: FileHead) -> bool:
         if head.is_binary:
             return False
-        headers = head.first_line.split(",")
-        keys = {split_header(h)[0] for h in headers}
+        keys = header_keys(head.first_line)
         # Battery Archive writes "Test_Time (s)" with a space and environment/cell temperatures: not Arbin.
         if "environment_temperature" in keys or "cell_temperature" in keys:
             return False
         return keys >= _SIGNATURE and bool(_ARBIN_MARKERS & keys)
-
-    def read(self, path: Path, *, timezone: str = "UTC") -> ReadResult:
-        return self.stream(path, timezone=timezone).read_all()
 
     def stream(
         self, path: Path, *, timezone: str = "UTC", chunk_rows: int = DEFAULT_CHUNK_ROWS

@@ -66,7 +66,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from connectors.arbin import RULES
-from connectors.base import DEFAULT_CHUNK_ROWS, FileHead, ReadResult, StreamedRead, to_canonical
+from connectors.base import DEFAULT_CHUNK_ROWS, Connector, FileHead, StreamedRead, to_canonical
 from connectors.errors import CorruptFile
 from connectors.tabular import (
     ZIP_MAGIC,
@@ -238,7 +238,7 @@ def _check_numbers(
         )
 
 
-class ArbinXlsx:
+class ArbinXlsx(Connector):
     name = NAME_XLSX
     parser_version = PARSER_VERSION
 
@@ -250,9 +250,6 @@ class ArbinXlsx:
         except Exception:
             return False
         return any(_DATA_SHEET.match(n) and not _SKIPPED_SHEET.search(n) for n in names)
-
-    def read(self, path: Path, *, timezone: str = "UTC") -> ReadResult:
-        return self.stream(path, timezone=timezone).read_all()
 
     def stream(
         self, path: Path, *, timezone: str = "UTC", chunk_rows: int = DEFAULT_CHUNK_ROWS
@@ -517,7 +514,7 @@ def _table_has_rows(path: Path, table: str) -> bool:
             process.stdout.close()
 
 
-class ArbinRes:
+class ArbinRes(Connector):
     name = NAME_RES
     parser_version = PARSER_VERSION
 
@@ -539,9 +536,6 @@ class ArbinRes:
             return _DATA_TABLE in done.stdout.decode("utf-8", errors="replace").split()
         except Exception:
             return False
-
-    def read(self, path: Path, *, timezone: str = "UTC") -> ReadResult:
-        return self.stream(path, timezone=timezone).read_all()
 
     def stream(
         self, path: Path, *, timezone: str = "UTC", chunk_rows: int = DEFAULT_CHUNK_ROWS

@@ -1,14 +1,15 @@
-"""The canonical time series every connector produces, and the connector contract.
+"""The canonical time series every connector produces, and the base class of every connector.
 
 Canonical = BDF machine names, SI units, positive current charges the cell (DESIGN §3).
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar
 
 import pandas as pd
 
@@ -54,7 +55,8 @@ DEFAULT_CHUNK_ROWS = 80_000
 
 @dataclass(frozen=True)
 class FileHead:
-    """The first bytes of a file, decoded once for every connector's `sniff`."""
+    """The first `SNIFF_BYTES` of a file, read once: what every `sniff` looks at, and where text connectors
+    find their header block."""
 
     path: Path
     raw: bytes
@@ -147,30 +149,47 @@ class StreamedRead:
         )
 
 
-class Connector(Protocol):
-    """One cycler format. Implementations are modules' singletons registered in `connectors.registry`."""
+class Connector(ABC):
+    """One cycler format; each format module holds its singleton(s), listed in `connectors.registry`.
 
-    name: str
-    parser_version: str
+    A subclass says how to recognise a file (`sniff`) and how to open it for reading in chunks (`stream`);
+    `read`, the whole file in one frame, follows from `stream`. A format that can only be parsed whole
+    subclasses `WholeFileConnector` instead."""
 
+    #: The format's name (registry, catalog, ``--format``).
+    name: ClassVar[str]
+    #: Stored with every file loaded through this connector.
+    parser_version: ClassVar[str]
+
+    @abstractmethod
     def sniff(self, head: FileHead) -> bool:
-        """True when the file's content looks like this format."""
-        ...
+        """True when the file's content (never its extension) looks like this format: decided from `head`,
+        reading more only where the format needs it (a zip's directory, a Parquet schema, a mapping file)."""
 
-    def read(self, path: Path, *, timezone: str = "UTC") -> ReadResult:
-        """Parse the file into the canonical frame, raising CorruptFile on broken content."""
-        ...
-
-
-class StreamingConnector(Connector, Protocol):
-    """A connector that can also read its files chunk by chunk (memory flat in file size)."""
-
+    @abstractmethod
     def stream(
         self, path: Path, *, timezone: str = "UTC", chunk_rows: int = DEFAULT_CHUNK_ROWS
     ) -> StreamedRead:
         """Open the file (header, mapping, metadata checked now); rows are read when chunks are asked for.
         CorruptFile may be raised by `stream` or while iterating the chunks."""
-        ...
+
+    def read(self, path: Path, *, timezone: str = "UTC") -> ReadResult:
+        """The whole file as one canonical frame, raising CorruptFile on broken content."""
+        return self.stream(path, timezone=timezone).read_all()
+
+
+class WholeFileConnector(Connector):
+    """A format whose reader parses the whole file at once (binary files read by a third-party package):
+    `read` parses it, and `stream` hands out the parsed frame in chunks, so memory holds the whole file."""
+
+    @abstractmethod
+    def read(self, path: Path, *, timezone: str = "UTC") -> ReadResult:
+        """Parse the file into the canonical frame, raising CorruptFile on broken content."""
+
+    def stream(
+        self, path: Path, *, timezone: str = "UTC", chunk_rows: int = DEFAULT_CHUNK_ROWS
+    ) -> StreamedRead:
+        return StreamedRead.from_result(self.read(path, timezone=timezone), chunk_rows)
 
 
 def to_canonical(frame: pd.DataFrame) -> pd.DataFrame:

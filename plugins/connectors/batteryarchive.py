@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from connectors.base import DEFAULT_CHUNK_ROWS, FileHead, ReadResult, StreamedRead
-from connectors.tabular import ColumnRule, split_header, stream_headed_csv
+from connectors.base import DEFAULT_CHUNK_ROWS, Connector, FileHead, StreamedRead
+from connectors.tabular import ColumnRule, header_keys, stream_headed_csv
 
 NAME = "batteryarchive_timeseries"
 PARSER_VERSION = "1"
@@ -33,7 +33,7 @@ RULES: dict[str, ColumnRule] = {
 }
 
 
-class BatteryArchiveTimeseries:
+class BatteryArchiveTimeseries(Connector):
     name = NAME
     parser_version = PARSER_VERSION
 
@@ -41,11 +41,8 @@ class BatteryArchiveTimeseries:
         if head.is_binary:
             return False
         line = head.first_line
-        keys = {split_header(h)[0] for h in line.split(",")}
+        keys = header_keys(line)
         return "Test_Time (s)" in line and {"test_time", "cycle_index", "current", "voltage"} <= keys
-
-    def read(self, path: Path, *, timezone: str = "UTC") -> ReadResult:
-        return self.stream(path, timezone=timezone).read_all()
 
     def stream(
         self, path: Path, *, timezone: str = "UTC", chunk_rows: int = DEFAULT_CHUNK_ROWS

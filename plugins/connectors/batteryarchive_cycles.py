@@ -27,7 +27,7 @@ import pandas as pd
 
 from connectors.base import FileHead
 from connectors.errors import CorruptFile
-from connectors.tabular import UNIT_FACTORS, split_header
+from connectors.tabular import UNIT_FACTORS, header_keys, split_header
 
 FORMAT = "batteryarchive_cycle_data"
 
@@ -70,7 +70,7 @@ def sniff_cycle_data(head: FileHead) -> bool:
     """True when the file's first line is a batteryarchive cycle-data header."""
     if head.is_binary:
         return False
-    keys = {split_header(cell)[0] for cell in head.first_line.split(",")}
+    keys = header_keys(head.first_line)
     return keys >= _SIGNATURE and bool(_STATS_MARKERS & keys) and "current" not in keys
 
 

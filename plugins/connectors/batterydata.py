@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from connectors.base import DEFAULT_CHUNK_ROWS, FileHead, ReadResult, StreamedRead, to_canonical
+from connectors.base import DEFAULT_CHUNK_ROWS, Connector, FileHead, StreamedRead, to_canonical
 from connectors.errors import CorruptFile
 from connectors.tabular import ColumnRule, MappedColumn, read_header_row, stream_headed_csv
 
@@ -63,7 +63,7 @@ def _header_cells(line: str) -> set[str]:
     return {cell.strip().strip('"') for cell in line.split(",")}
 
 
-class BatteryDataCsv:
+class BatteryDataCsv(Connector):
     name = NAME
     parser_version = PARSER_VERSION
 
@@ -72,9 +72,6 @@ class BatteryDataCsv:
             return False
         cells = _header_cells(head.first_line)
         return cells >= _SIGNATURE and bool(_MARKERS & cells)
-
-    def read(self, path: Path, *, timezone: str = "UTC") -> ReadResult:
-        return self.stream(path, timezone=timezone).read_all()
 
     def stream(
         self, path: Path, *, timezone: str = "UTC", chunk_rows: int = DEFAULT_CHUNK_ROWS

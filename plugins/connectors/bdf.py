@@ -44,8 +44,8 @@ from connectors.base import (
     DEFAULT_CHUNK_ROWS,
     REQUIRED_COLUMNS,
     ChunkReader,
+    Connector,
     FileHead,
-    ReadResult,
     StreamedRead,
     to_canonical,
 )
@@ -323,7 +323,7 @@ def _step_id_is_integer(path: Path, delimiter: str, position: int) -> bool:
     return True
 
 
-class BdfCsv:
+class BdfCsv(Connector):
     name = NAME_CSV
     parser_version = PARSER_VERSION
 
@@ -332,9 +332,6 @@ class BdfCsv:
             return not head.is_binary and _csv_delimiter(head.first_line) is not None
         except Exception:
             return False
-
-    def read(self, path: Path, *, timezone: str = "UTC") -> ReadResult:
-        return self.stream(path, timezone=timezone).read_all()
 
     def stream(
         self, path: Path, *, timezone: str = "UTC", chunk_rows: int = DEFAULT_CHUNK_ROWS
@@ -410,7 +407,7 @@ def _parquet_columns(schema: pa.Schema) -> tuple[dict[str, tuple[str, float]], l
     return mapped, unmapped
 
 
-class BdfParquet:
+class BdfParquet(Connector):
     name = NAME_PARQUET
     parser_version = PARSER_VERSION
 
@@ -421,9 +418,6 @@ class BdfParquet:
             return _has_required(pq.read_schema(head.path).names)
         except Exception:
             return False
-
-    def read(self, path: Path, *, timezone: str = "UTC") -> ReadResult:
-        return self.stream(path, timezone=timezone).read_all()
 
     def stream(
         self, path: Path, *, timezone: str = "UTC", chunk_rows: int = DEFAULT_CHUNK_ROWS

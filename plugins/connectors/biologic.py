@@ -52,7 +52,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from connectors.base import DEFAULT_CHUNK_ROWS, FileHead, ReadResult, StreamedRead, to_canonical
+from connectors.base import (
+    DEFAULT_CHUNK_ROWS,
+    Connector,
+    FileHead,
+    ReadResult,
+    StreamedRead,
+    WholeFileConnector,
+    to_canonical,
+)
 from connectors.errors import CorruptFile, UnsupportedFormat
 from connectors.tabular import ColumnRule, MappedColumn, iter_mapped_table
 
@@ -259,7 +267,7 @@ def _galvani() -> Any:
     return BioLogic
 
 
-class BioLogicMpr:
+class BioLogicMpr(WholeFileConnector):
     name = NAME_MPR
     parser_version = PARSER_VERSION
 
@@ -387,7 +395,7 @@ def _mpt_metadata(block: list[str]) -> dict[str, Any]:
     return found
 
 
-class BioLogicMpt:
+class BioLogicMpt(Connector):
     name = NAME_MPT
     parser_version = PARSER_VERSION
 
@@ -400,9 +408,6 @@ class BioLogicMpt:
             and lines[0].strip() in MPT_FIRST_LINES
             and _NB_HEADER_LINES.match(lines[1]) is not None
         )
-
-    def read(self, path: Path, *, timezone: str = "UTC") -> ReadResult:
-        return self.stream(path, timezone=timezone).read_all()
 
     def stream(
         self, path: Path, *, timezone: str = "UTC", chunk_rows: int = DEFAULT_CHUNK_ROWS

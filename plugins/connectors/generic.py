@@ -60,7 +60,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from connectors.base import CANONICAL_DTYPES, DEFAULT_CHUNK_ROWS, FileHead, ReadResult, StreamedRead
+from connectors.base import CANONICAL_DTYPES, DEFAULT_CHUNK_ROWS, Connector, FileHead, StreamedRead
 from connectors.bdf import canonical_chunks
 from connectors.errors import ConnectorError, CorruptFile, UnsupportedFormat
 from connectors.tabular import (
@@ -274,7 +274,7 @@ def _column_spec(header: str, raw: Any, fail: Any) -> ColumnSpec:
     )
 
 
-class GenericCsv:
+class GenericCsv(Connector):
     name = NAME
     parser_version = PARSER_VERSION
 
@@ -297,9 +297,6 @@ class GenericCsv:
             return all(spec.header in present for spec in mapping.columns)
         except Exception:
             return False
-
-    def read(self, path: Path, *, timezone: str = "UTC") -> ReadResult:
-        return self.stream(path, timezone=timezone).read_all()
 
     def stream(
         self, path: Path, *, timezone: str = "UTC", chunk_rows: int = DEFAULT_CHUNK_ROWS

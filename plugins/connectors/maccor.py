@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from connectors.base import DEFAULT_CHUNK_ROWS, FileHead, ReadResult, StreamedRead, to_canonical
+from connectors.base import DEFAULT_CHUNK_ROWS, Connector, FileHead, StreamedRead, to_canonical
 from connectors.errors import CorruptFile
 from connectors.tabular import ColumnRule, MappedColumn, read_header_row, stream_headed_csv
 
@@ -89,21 +89,17 @@ def find_header_line(text: str) -> int | None:
     return None
 
 
-class MaccorText:
+class MaccorText(Connector):
     name = NAME
     parser_version = PARSER_VERSION
 
     def sniff(self, head: FileHead) -> bool:
         return not head.is_binary and find_header_line(head.text) is not None
 
-    def read(self, path: Path, *, timezone: str = "UTC") -> ReadResult:
-        return self.stream(path, timezone=timezone).read_all()
-
     def stream(
         self, path: Path, *, timezone: str = "UTC", chunk_rows: int = DEFAULT_CHUNK_ROWS
     ) -> StreamedRead:
-        with path.open("rb") as handle:
-            head = handle.read(1 << 16).decode("utf-8", errors="replace")
+        head = FileHead.read(path).raw.decode("utf-8", errors="replace")
         header_line = find_header_line(head)
         if header_line is None:
             raise CorruptFile(path.name, "no Maccor column header (Rec#, Cyc#, …, Amps, Volts, State)")

@@ -65,6 +65,7 @@ import re
 import struct
 import tempfile
 import zipfile
+from abc import abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from connectors.base import DEFAULT_CHUNK_ROWS, FileHead, ReadResult, StreamedRead, to_canonical
+from connectors.base import (
+    DEFAULT_CHUNK_ROWS,
+    Connector,
+    FileHead,
+    ReadResult,
+    StreamedRead,
+    WholeFileConnector,
+    to_canonical,
+)
 from connectors.errors import ConnectorError, CorruptFile
 from connectors.tabular import (
     UNIT_FACTORS,
@@ -310,7 +319,7 @@ def _produced(mapped: Sequence[MappedColumn]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-class NewareCsv:
+class NewareCsv(Connector):
     name = NAME
     parser_version = PARSER_VERSION
 
@@ -322,14 +331,10 @@ class NewareCsv:
         except Exception:  # sniff never raises
             return False
 
-    def read(self, path: Path, *, timezone: str = "UTC") -> ReadResult:
-        return self.stream(path, timezone=timezone).read_all()
-
     def stream(
         self, path: Path, *, timezone: str = "UTC", chunk_rows: int = DEFAULT_CHUNK_ROWS
     ) -> StreamedRead:
-        with path.open("rb") as handle:
-            head = handle.read(1 << 16).decode("utf-8", errors="replace").lstrip("\ufeff")
+        head = FileHead.read(path).text
         if _is_nested_header(head):
             return _stream_nested(path, timezone=timezone, chunk_rows=chunk_rows)
         if not _is_flat_header(head.split("\n", 1)[0].rstrip("\r")):
@@ -736,8 +741,7 @@ def _clean_metadata(values: dict[str, Any]) -> dict[str, str | float]:
     return out
 
 
-class _NewareBinary:
-    name: str
+class _NewareBinary(WholeFileConnector):
     parser_version = PARSER_VERSION
     _module: str
     _reader: str
@@ -771,13 +775,9 @@ class _NewareBinary:
             unmapped_columns=tuple(unmapped),
         )
 
-    def stream(
-        self, path: Path, *, timezone: str = "UTC", chunk_rows: int = DEFAULT_CHUNK_ROWS
-    ) -> StreamedRead:
-        return StreamedRead.from_result(self.read(path, timezone=timezone), chunk_rows)
-
+    @abstractmethod
     def _metadata(self, path: Path) -> dict[str, str | float]:
-        raise NotImplementedError
+        """What the file says about itself (NewareNDA's metadata reader, per format)."""
 
 
 class NewareNda(_NewareBinary):
@@ -856,7 +856,7 @@ def _xlsx_text(value: Any) -> str:
     return str(value)
 
 
-class NewareXlsx:
+class NewareXlsx(Connector):
     """Neware BTSDA Excel export: the record sheets (``record``/``Record_2``… or ``Detail_…``) hold the flat
     CSV layout, row for row, and are read exactly as the CSV is: each record sheet is written out, in
     workbook order and under one header, as CSV text into a temporary file that lives as long as the stream
@@ -875,9 +875,6 @@ class NewareXlsx:
         except Exception:  # sniff never raises
             return False
         return any(_RECORD_SHEET.match(n) for n in names) and not any(n.startswith("Channel") for n in names)
-
-    def read(self, path: Path, *, timezone: str = "UTC") -> ReadResult:
-        return self.stream(path, timezone=timezone).read_all()
 
     def stream(
         self, path: Path, *, timezone: str = "UTC", chunk_rows: int = DEFAULT_CHUNK_ROWS

@@ -38,7 +38,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from connectors.base import DEFAULT_CHUNK_ROWS, FileHead, ReadResult, StreamedRead, to_canonical
+from connectors.base import DEFAULT_CHUNK_ROWS, Connector, FileHead, StreamedRead, to_canonical
 from connectors.errors import CorruptFile
 from connectors.tabular import (
     ColumnRule,
@@ -95,7 +95,7 @@ def find_header_line(text: str) -> int | None:
     return None
 
 
-class NovonixCsv:
+class NovonixCsv(Connector):
     name = NAME
     parser_version = PARSER_VERSION
 
@@ -107,15 +107,11 @@ class NovonixCsv:
             return True
         return find_header_line(text) is not None
 
-    def read(self, path: Path, *, timezone: str = "UTC") -> ReadResult:
-        return self.stream(path, timezone=timezone).read_all()
-
     def stream(
         self, path: Path, *, timezone: str = "UTC", chunk_rows: int = DEFAULT_CHUNK_ROWS
     ) -> StreamedRead:
         label = path.name
-        with path.open("rb") as handle:
-            head = handle.read(1 << 16).decode("utf-8", errors="replace").lstrip("\ufeff")
+        head = FileHead.read(path).text
         header_line = find_header_line(head)
         if header_line is None:
             raise CorruptFile(label, "no Novonix column header (Date and Time, Run Time (h), Potential (V)…)")

@@ -25,12 +25,13 @@ from typing import Any
 
 import pandas as pd
 
-from connectors.base import DEFAULT_CHUNK_ROWS, FileHead, ReadResult, StreamedRead, to_canonical
+from connectors.base import DEFAULT_CHUNK_ROWS, Connector, FileHead, StreamedRead, to_canonical
 from connectors.errors import CorruptFile
 from connectors.tabular import (
     UNIT_FACTORS,
     ColumnRule,
     MappedColumn,
+    header_keys,
     read_header_row,
     split_header,
     stream_headed_csv,
@@ -68,7 +69,7 @@ def find_header_line(text: str) -> int | None:
         cells = [cell.strip() for cell in line.split(",")]
         if len(cells) < 8 or cells[0] != "Test":
             continue
-        keys = {split_header(cell)[0] for cell in cells}
+        keys = header_keys(line)
         if {"cell", "step", "cycle", "total_time", "voltage", "current"} <= keys and (
             {"rack", "shelf", "position"} & keys
         ):
@@ -76,21 +77,17 @@ def find_header_line(text: str) -> int | None:
     return None
 
 
-class PecCsv:
+class PecCsv(Connector):
     name = NAME
     parser_version = PARSER_VERSION
 
     def sniff(self, head: FileHead) -> bool:
         return not head.is_binary and find_header_line(head.text) is not None
 
-    def read(self, path: Path, *, timezone: str = "UTC") -> ReadResult:
-        return self.stream(path, timezone=timezone).read_all()
-
     def stream(
         self, path: Path, *, timezone: str = "UTC", chunk_rows: int = DEFAULT_CHUNK_ROWS
     ) -> StreamedRead:
-        with path.open("rb") as handle:
-            head = handle.read(1 << 16).decode("utf-8", errors="replace").lstrip("\ufeff")
+        head = FileHead.read(path).text
         header_line = find_header_line(head)
         if header_line is None:
             raise CorruptFile(path.name, "no PEC column header (Test, Cell, …, Total Time, Voltage, Current)")

@@ -75,7 +75,4 @@ def stream(
 ) -> StreamedRead:
     """Open the file for chunked reading; formats that can only be read whole are read now and chunked."""
     connector = get(format_name) if format_name else detect(path)
-    streamer = getattr(connector, "stream", None)
-    if streamer is not None:
-        return streamer(path, timezone=timezone, chunk_rows=chunk_rows)
-    return StreamedRead.from_result(connector.read(path, timezone=timezone), chunk_rows)
+    return connector.stream(path, timezone=timezone, chunk_rows=chunk_rows)

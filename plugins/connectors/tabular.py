@@ -59,6 +59,11 @@ def split_header(header: str) -> tuple[str, str | None]:
     return key, unit
 
 
+def header_keys(line: str, delimiter: str = ",") -> set[str]:
+    """The normalised names (`split_header`) of a header line's cells, for sniffs to compare."""
+    return {split_header(cell)[0] for cell in line.split(delimiter)}
+
+
 @dataclass(frozen=True)
 class ColumnRule:
     """How one vendor column becomes one canonical column."""
