@@ -5,7 +5,8 @@ Every minute: list the folders in `BLC_SHARE_DIRS`, keep files whose size and mt
 `BLC_SETTLE_SECONDS` and whose content (sha256) the ledger has not settled, then for each file, in a
 mapped task group labelled with the file name: parse → validate (Great Expectations) → publish (COPY) →
 recompute the cell's cycle statistics and capacity fade. Last, refresh the Redash queries that read what
-changed (skipped when `BLC_REDASH_URL` is unset).
+changed (Redash of the `blc_redash` connection, else `BLC_REDASH_URL`; skipped with neither). The database
+is the `blc_db` connection's, else `BLC_DATABASE_URL`'s; tasks check its schema and never migrate it.
 
 A rejected file fails its own `parse_validate_publish` instance (reason in the log and in
 `blc.source_file.error`) without retries; the other files go through. The last task, `report`, logs one

@@ -237,6 +237,49 @@ def test_s3_connection_is_aws_with_endpoint_url(compose: dict[str, Any]) -> None
     assert re.search(r'"login":\s*"\$\{', raw) and re.search(r'"password":\s*"\$\{', raw)
 
 
+@pytest.mark.parametrize(
+    ("key", "conn_type", "secret"),
+    [
+        pytest.param("AIRFLOW_CONN_BLC_DB", "postgres", "BLC_DB_PASSWORD", id="blc_db"),
+        pytest.param("AIRFLOW_CONN_BLC_REDASH", "http", "BLC_REDASH_API_KEY", id="blc_redash"),
+    ],
+)
+def test_blc_connections_exist_and_carry_no_literal_secret(
+    compose: dict[str, Any], key: str, conn_type: str, secret: str
+) -> None:
+    conn = json.loads(environment(compose["x-airflow-common"])[key])
+    fields = {name: str(value) for name, value in conn.items() if name != "extra"}
+    reference = REFERENCE.fullmatch(conn["password"])
+
+    assert conn["conn_type"] == conn_type
+    assert secret_literals(fields) == []  # the password is a required reference, of the right variable
+    assert reference is not None and reference.group("name") == secret
+
+
+def _with_defaults(text: str) -> str:
+    """Compose's interpolation with an empty .env: `${X:-default}` → default, any other reference → x."""
+    return REFERENCE.sub(
+        lambda m: m.group("modifier")[2:] if m.group("modifier").startswith(":-") else "x", text
+    )
+
+
+def test_blc_connections_name_what_the_cli_variables_name(compose: dict[str, Any]) -> None:
+    from airflow.sdk import Connection
+
+    env = environment(compose["x-airflow-common"])
+    database = Connection.from_json(_with_defaults(env["AIRFLOW_CONN_BLC_DB"]), conn_id="blc_db")
+    redash = Connection.from_json(_with_defaults(env["AIRFLOW_CONN_BLC_REDASH"]), conn_id="blc_redash")
+    url = urlsplit(_with_defaults(env["BLC_DATABASE_URL"]))
+
+    assert (database.host, database.port, database.schema, database.login) == (
+        url.hostname,
+        url.port,
+        url.path.lstrip("/"),
+        url.username,
+    )
+    assert f"{redash.schema}://{redash.host}:{redash.port}" == env["BLC_REDASH_URL"]
+
+
 def test_no_secret_literal_in_any_environment(compose: dict[str, Any]) -> None:
     blocks = {f"services.{name}": service for name, service in compose["services"].items()}
     blocks |= {key: value for key, value in compose.items() if key.startswith("x-")}

@@ -377,7 +377,7 @@ def _engine(settings: Settings) -> Engine:
         raise BadInput(
             f"BLC_DATABASE_URL is not a valid postgresql:// URL ({redact_url(settings.database_url or url)})"
         ) from exc
-    return db.engine_for(settings)
+    return db.engine_for(settings, migrate=True)  # a person at a terminal: upgrade (tasks only check)
 
 
 # --- ingest ---------------------------------------------------------------------------------------------

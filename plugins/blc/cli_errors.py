@@ -32,10 +32,11 @@ def explain(exc: BaseException) -> tuple[int, str]:
     import requests
     import sqlalchemy.exc
 
-    from blc.errors import ConfigurationError, MigrationChanged
+    from blc.errors import ConfigurationError, MigrationChanged, SchemaNotCurrent
     from blc.redash_specs import RedashError, RedashSpecError
 
-    if isinstance(exc, BadInput | ConfigurationError | MigrationChanged):  # a database older than the code
+    # MigrationChanged, SchemaNotCurrent: the database and the code disagree; the message says what to do.
+    if isinstance(exc, BadInput | ConfigurationError | MigrationChanged | SchemaNotCurrent):
         return EXIT_BAD_INPUT, str(exc)
     driver: BaseException = exc
     if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.orig is not None:

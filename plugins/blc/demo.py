@@ -67,7 +67,8 @@ def write_synthetic_cell(drops: Path, scratch: Path) -> Path | None:
 def run_demo() -> int:
     settings = get_settings()
     drops = settings.share_dirs[0]  # ./drops unless BLC_SHARE_DIRS says otherwise
-    engine = db.engine_for(settings)  # starts the embedded Postgres and applies migrations
+    # Starts the embedded Postgres and applies the migrations: the demo's tasks only check the schema.
+    engine = db.engine_for(settings, migrate=True)
     copied = copy_samples(drops, settings.project_root / "tests" / "data")
     synthetic_cell = write_synthetic_cell(drops, settings.home / "scratch")
     print(

@@ -15,6 +15,7 @@ __all__ = [
     "CorruptFile",
     "MigrationChanged",
     "QuarantineError",
+    "SchemaNotCurrent",
     "UnsupportedFormat",
 ]
 
@@ -40,6 +41,20 @@ class MigrationChanged(BlcError):
         self.file_name = file_name
         self.recorded_checksum = recorded_checksum
         self.file_checksum = file_checksum
+
+
+class SchemaNotCurrent(BlcError):
+    """The database's schema is older than the code's newest migration. Tasks only check it (one query);
+    migrating is done once, on purpose: `blc db upgrade` (at deploy, by `airflow-init`), never per task."""
+
+    def __init__(self, found: str | None, needed: str, where: str) -> None:
+        at = f"at {found}" if found else "not created (no blc.schema_migrations)"
+        super().__init__(
+            f"database schema {at}, this code needs {needed}: run `blc db upgrade` (database {where})"
+        )
+        self.found = found
+        self.needed = needed
+        self.where = where
 
 
 # Errors that mean "this file is bad", as opposed to "the platform is broken".

@@ -1,8 +1,9 @@
 """Thin Airflow operators over the pipeline steps, for our DAGs and for users' own DAGs.
 
 Each stores its arguments, declares ``template_fields``, and makes one pipeline call in ``execute``;
-settings and connections are read at run time, never at DAG parse time. Return values are small and
-JSON-safe (XCom carries ids, URIs and counts, never frames).
+settings and connections are read at run time, never at DAG parse time: the database and Redash are the
+``blc_db`` and ``blc_redash`` connections (blc.connections), and the schema is checked, never migrated.
+Return values are small and JSON-safe (XCom carries ids, URIs and counts, never frames).
 """
 
 from __future__ import annotations
@@ -182,8 +183,9 @@ def _as_bool(value: bool | str) -> bool:
 
 
 class RedashRefreshOperator(BaseOperator):
-    """Refresh the Redash queries that read what this run changed. Without BLC_REDASH_URL it logs that it
-    skipped. `results` are the CellProcessOperator return values of the run (missing ones ignored)."""
+    """Refresh the Redash queries that read what this run changed, on the Redash of the `blc_redash`
+    connection (BLC_REDASH_* when it is not defined); with neither it logs that it skipped. `results` are
+    the CellProcessOperator return values of the run (missing ones ignored)."""
 
     template_fields: Sequence[str] = ("results",)
 

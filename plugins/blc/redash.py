@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 import requests
 
+from blc import connections
 from blc.redash_specs import (
     DEFAULT_QUERIES_DIR,
     RedashError,
@@ -474,18 +475,22 @@ def refresh_touched_queries(
 def refresh_dashboards(
     changed_tables: set[str], *, cells: list[str] | None = None, settings: Settings | None = None
 ) -> list[dict[str, Any]]:
-    """Refresh the Redash queries reading `changed_tables`; per-cell queries run for the touched `cells`."""
+    """Refresh the Redash queries reading `changed_tables`; per-cell queries run for the touched `cells`.
+    Inside an Airflow task Redash is the `blc_redash` connection's (BLC_REDASH_* when it is not defined)."""
     settings = settings or get_settings()
-    if not settings.redash_url:
+    target = connections.redash_target(settings)
+    if not target.url:  # only the environment can leave it out
         log.info("BLC_REDASH_URL is not set: Redash refresh skipped")
         return []
     if not changed_tables:
         log.info("nothing changed: no Redash query to refresh")
         return []
+    if not target.api_key:
+        raise RedashError(f"no Redash API key for {target.url}: set {target.api_key_setting}")
     outcomes = refresh_touched_queries(
         changed_tables,
-        base_url=settings.redash_url,
-        api_key=settings.redash_api_key or "",
+        base_url=target.url,
+        api_key=target.api_key,
         queries_dir=settings.redash_dir / "queries",
         parameter_values={"cell_id": sorted(cells)} if cells else None,
     )

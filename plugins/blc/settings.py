@@ -43,6 +43,10 @@ class Settings:
     #: A text file whose last line has no line end is left alone this long after its last change (its
     #: writer may only have paused mid-row); past it, the complete rows are loaded and the line is dropped.
     partial_line_seconds: float = 600.0
+    #: Inside an Airflow task, the connections that name the database and Redash (blc.connections); the
+    #: environment above is the fallback when they are not defined, and all the CLI uses.
+    db_conn_id: str = "blc_db"
+    redash_conn_id: str = "blc_redash"
 
     @property
     def sql_dir(self) -> Path:
@@ -85,4 +89,6 @@ def get_settings() -> Settings:
         redash_data_source_id=int(env.get("BLC_REDASH_DATA_SOURCE_ID") or 0) or None,
         default_project=env.get("BLC_DEFAULT_PROJECT", "default"),
         timezone=env.get("BLC_TIMEZONE", "UTC"),
+        db_conn_id=env.get("BLC_DB_CONN_ID") or "blc_db",
+        redash_conn_id=env.get("BLC_REDASH_CONN_ID") or "blc_redash",
     )
