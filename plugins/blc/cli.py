@@ -70,8 +70,8 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 
-#: `blc cycles --format csv|json`: the full per-cycle metric set (DESIGN §5 + issue 5); `--all` adds the
-#: vendor summary and the bookkeeping columns.
+#: `blc cycles --format csv|json`: the full per-cycle metric set (docs/design.md §5 + issue 5); `--all`
+#: adds the vendor summary and the bookkeeping columns.
 CYCLE_COLUMNS = (
     "cycle_index",
     "charge_capacity_ah",

@@ -1,6 +1,6 @@
 """Where the database and Redash are: Airflow connections inside a running task, the environment elsewhere.
 
-Inside Airflow the connections are the source of truth (DESIGN §7):
+Inside Airflow the connections are the source of truth (docs/design.md §7):
 
 - ``blc_db`` (id from ``BLC_DB_CONN_ID``): a Postgres connection, turned into a SQLAlchemy URL by the
   Postgres provider's own hook, with our driver (psycopg2);

@@ -5,7 +5,7 @@ tables the query ``reads`` and its parameters). ``sync_queries`` creates or upda
 server, keyed on the query name; ``refresh_touched_queries`` re-runs, after a pipeline run, only the
 queries that read a table the run changed, so dashboards never show results cached before the run.
 
-Redash facts this module relies on (docs/TOOLCHAIN.md): a wrong or missing API key answers 404, not
+Redash facts this module relies on (docs/redash.md): a wrong or missing API key answers 404, not
 401; ``POST /api/queries/<id>/results`` with ``max_age: 0`` answers a job, polled on ``/api/jobs/<id>``
 until status 3 (finished, with ``query_result_id``) or 4 (failed); a missing parameter answers 400
 with a failed job; new queries are drafts.

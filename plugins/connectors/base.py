@@ -1,6 +1,6 @@
 """The canonical time series every connector produces, and the base class of every connector.
 
-Canonical = BDF machine names, SI units, positive current charges the cell (DESIGN §3).
+Canonical = BDF machine names, SI units, positive current charges the cell (docs/design.md §3).
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import pandas as pd
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("test_time_second", "voltage_volt", "current_ampere")
 
-#: Canonical column → pandas dtype. Measurements are float64 (never float32: see DESIGN §3 "Precision").
+#: Canonical column → pandas dtype. Measurements are float64 (never float32: docs/design.md §3,
+#: "Precision").
 CANONICAL_DTYPES: dict[str, str] = {
     "record_index": "Int64",
     "test_time_second": "float64",

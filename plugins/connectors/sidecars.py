@@ -17,7 +17,7 @@ own ``cell_id`` (Battery Archive file names, BDF metadata) > the file name witho
 from a vendor sidecar or header is kept as metadata, never taken as the cell id: real ones read ``EXP`` or
 a free-text description. ``nominal_capacity_ah`` comes
 from 1, 2 or the file (Ah; ``nominal_capacity_mah`` is converted); when none gives it, the cell's
-reference capacity is its first complete cycles' discharge (DESIGN §6).
+reference capacity is its first complete cycles' discharge (docs/design.md §6).
 """
 
 from __future__ import annotations
@@ -101,8 +101,9 @@ def normalise(metadata: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _half_cell(metadata: Mapping[str, Any]) -> bool | None:
-    """DESIGN §11: a half-cell (metal counter electrode) is flagged, its CE kept in the full-cell convention.
-    Stated as ``half_cell``, or implied by a ``counter_electrode`` (or an anode) of Li/Na/K metal."""
+    """docs/design.md §11: a half-cell (metal counter electrode) is flagged, its CE kept in the full-cell
+    convention. Stated as ``half_cell``, or implied by a ``counter_electrode`` (or an anode) of Li/Na/K
+    metal."""
     stated = metadata.get("half_cell")
     if isinstance(stated, bool):
         return stated

@@ -1,4 +1,5 @@
-"""Downsampled voltage–capacity curves and incremental capacity per half-cycle (DESIGN §4, table ``curve``).
+"""Downsampled voltage–capacity curves and incremental capacity per half-cycle (docs/design.md §4,
+table ``curve``).
 
 Conventions
 -----------
@@ -10,7 +11,7 @@ Conventions
 - ``capacity_ah`` is the charge moved since the half-cycle's first sample (so it starts at 0 and never
   decreases, for both directions): the trapezoid rule on |I| over pairs of *consecutive* samples that both
   belong to the half-cycle. An interval with a rest (or the other direction) at one end is not counted:
-  that is the difference from ``cycle_stats`` (DESIGN §5), which splits such an interval's trapezoid
+  that is the difference from ``cycle_stats`` (docs/design.md §5), which splits such an interval's trapezoid
   between the two sides. A cycle with several separate charge segments (a charge interrupted by a rest,
   pulse trains) has one charge curve whose capacity keeps accumulating across the segments and holds
   still across the gaps between them: it is the cycle's charge throughput, what the dashboards plot
@@ -73,7 +74,7 @@ from processors.cycles import REST_FRACTION, SECONDS_PER_HOUR, in_cycle_order
 CURVE_COLUMNS: tuple[str, ...] = ("cycle_index", "direction", "point", "capacity_ah", "voltage_volt", "dqdv")
 #: Labels of the ``direction`` column, by direction code (0 = charge, 1 = discharge): also the row order.
 DIRECTIONS: tuple[str, str] = ("charge", "discharge")
-#: DESIGN §4: at most this many points per half-cycle, enough for a dashboard line at full width.
+#: docs/design.md §4: at most this many points per half-cycle, enough for a dashboard line at full width.
 DEFAULT_MAX_POINTS = 500
 #: LTTB needs the first point, the last point and at least one bucket.
 MIN_MAX_POINTS = 3

@@ -1,4 +1,4 @@
-"""Per-cycle statistics, recalculated from the samples (DESIGN §5).
+"""Per-cycle statistics, recalculated from the samples (docs/design.md §5).
 
 Within a cycle, samples are ordered by test time and integrated with the trapezoid rule over consecutive
 samples of that cycle (the interval that crosses a cycle boundary belongs to neither cycle). Charge and
@@ -29,8 +29,9 @@ PROCESSOR_VERSION = "4"
 #: A per-cycle counter above this fraction of its cycle maximum at the first sample = file began mid-cycle.
 MID_CYCLE_FRACTION = 0.01
 
-#: Reported counters (instrument's own numbers) per DESIGN §5 output name, the first present wins: per cycle,
-#: test-wide, per step (a step counter is summed over the cycle's steps by `reported_per_cycle`).
+#: Reported counters (instrument's own numbers) per docs/design.md §5 output name, the first present
+#: wins: per cycle, test-wide, per step (a step counter is summed over the cycle's steps by
+#: `reported_per_cycle`).
 REPORTED_COUNTERS: dict[str, tuple[str, ...]] = {
     f"reported_{ours}": (f"cycle_{bdf}", bdf, f"step_{bdf}")
     for ours, bdf in (

@@ -1,4 +1,4 @@
-"""Which cycle each sample belongs to (DESIGN §3, cycle rule).
+"""Which cycle each sample belongs to (docs/design.md §3, cycle rule).
 
 Default: follow the instrument's counter (``cycle_count``). When the file has no counter, cycles are derived
 from the current: a new cycle starts at the first charging sample that follows a discharge; rests belong to

@@ -1,4 +1,4 @@
--- Capacity fade of one cell (DESIGN §6): retention of every cycle against the cell's reference capacity
+-- Capacity fade of one cell (docs/design.md §6): retention of every cycle against the cell's reference capacity
 -- (blc.reference_capacity: median discharge capacity of the first 3 complete cycles after formation),
 -- energy retention likewise, and the coulombic inefficiency 1 − CE with its smoothed trend (a moving median
 -- over complete cycles, computed before this step by blc.process into the temporary table fade_trend).

@@ -1,4 +1,4 @@
--- One summary row per cell (DESIGN §6): reference capacity and energy, cycles, retention of the last
+-- One summary row per cell (docs/design.md §6): reference capacity and energy, cycles, retention of the last
 -- complete cycle, fade per 100 cycles from a least-squares line over the last 100 complete cycles, the first
 -- cycle whose retention falls below 80 % and 70 %, and, while a threshold is not reached yet, the first
 -- whole cycle where that line is below it (projected_cycles_to_*: a projection, never a measurement; only

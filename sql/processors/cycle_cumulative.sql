@@ -1,4 +1,4 @@
--- Cumulative figures of one cell's cycles (DESIGN §11): throughput = charge + discharge Ah (Wh) moved up to
+-- Cumulative figures of one cell's cycles (docs/design.md §11): throughput = charge + discharge Ah (Wh) moved up to
 -- the end of each cycle; equivalent full cycles = cumulative discharge Ah ÷ the cell's nominal capacity, or
 -- its reference capacity when no nominal one is known (cell_summary.capacity_basis says which). Rows
 -- whose figures are unchanged are not rewritten.

@@ -1,4 +1,4 @@
-"""sql/processors/capacity_fade.sql and cell_summary.sql against hand-computed values (DESIGN §6)."""
+"""sql/processors/capacity_fade.sql and cell_summary.sql against hand-computed values (docs/design.md §6)."""
 
 from __future__ import annotations
 

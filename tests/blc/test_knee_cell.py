@@ -21,7 +21,7 @@ CYCLES = 300
 
 def _truth() -> tuple[int, int]:
     """cycles_to_80 and cycles_to_70 from the generated samples alone: each cycle's discharge capacity by
-    np.trapezoid over its own discharge samples, the reference the median of cycles 1–3 (DESIGN §6)."""
+    np.trapezoid over its own discharge samples, the reference the median of cycles 1–3 (docs/design.md §6)."""
     samples = pd.concat(list(synthetic.iter_chunks(10**9, model=MODEL, cycles=CYCLES)), ignore_index=True)
     discharge = []
     for _, cycle in samples.groupby("cycle", sort=True):

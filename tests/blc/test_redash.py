@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 QUERIES_DIR = ROOT / "redash" / "queries"
 DASHBOARDS_DIR = ROOT / "redash" / "dashboards"
 
-# DESIGN §4: the tables of schema blc and the batteryarchive compatibility views.
+# docs/design.md §4: the tables of schema blc and the batteryarchive compatibility views.
 DESIGN_TABLES = {
     "blc.project",
     "blc.cell",

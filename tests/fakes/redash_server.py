@@ -1,6 +1,6 @@
 """A fake Redash server for tests: the slice of the v25 API the platform uses, behaving as the real one does.
 
-Faithful where our client could go wrong (docs/TOOLCHAIN.md, "Redash"):
+Faithful where our client could go wrong (docs/redash.md, "Redash"):
 
 - auth by ``Authorization: Key <key>`` or ``?api_key=``; a wrong or missing key answers **404**
   ``{"message": "Couldn't find resource. Please login and try again."}``;

@@ -122,7 +122,7 @@ def test_rest_only_cycle_is_kept_with_zeros() -> None:
 
     assert rest["charge_capacity_ah"] == 0.0 and rest["discharge_capacity_ah"] == 0.0
     assert rest["cv_time_second"] == 0.0 and rest["cc_capacity_ah"] == 0.0
-    assert np.isnan(rest["coulombic_efficiency"])  # NULL when nothing was charged (DESIGN §5)
+    assert np.isnan(rest["coulombic_efficiency"])  # NULL when nothing was charged (docs/design.md §5)
     assert rest["n_points"] == 3
     assert not rest["complete"]  # kept, but not a full cycle
 

@@ -108,7 +108,7 @@ def test_unsorted_input_gives_same_result() -> None:
 
 
 def _reference_trapezoid(frame: pd.DataFrame) -> dict[int, dict[str, float]]:
-    """Plain-Python trapezoid, written independently of the vectorised code (DESIGN §5)."""
+    """Plain-Python trapezoid, written independently of the vectorised code (docs/design.md §5)."""
     out: dict[int, dict[str, float]] = {}
     for cycle, group in frame.sort_values(["cycle_index", "test_time_second"], kind="stable").groupby(
         "cycle_index"

@@ -1,4 +1,4 @@
-"""Our per-cycle statistics (DESIGN §5) against the conventions of three peer open-source projects.
+"""Our per-cycle statistics (docs/design.md §5) against the conventions of three peer open-source projects.
 
 Each peer's convention is re-implemented below as a small reference function over our canonical frame (BDF
 names, SI units, positive current = charge); no peer code is imported or copied. What was read (stored
@@ -146,7 +146,7 @@ def test_beep_max_of_arbin_counters_is_our_reported_capacity_when_the_counter_st
     Where they part: arbin_example.csv starts in the middle of cycle 1's charge, its counter already at
     0.8800 Ah. BEEP's max (1.0719 Ah) still counts that unseen part; our reported value counts only what the
     file holds (max − min = 0.1919 Ah, recalculated 0.1912 Ah) and the cycle is flagged incomplete, so that
-    its CE of 5.6 (against BEEP's 1.0004) never reaches the fade reference (DESIGN §5, §6)."""
+    its CE of 5.6 (against BEEP's 1.0004) never reaches the fade reference (docs/design.md §5, §6)."""
     rule, ours, cycle = _ours("arbin/arbin_example.csv")
     frame = _read("arbin/arbin_example.csv")
     assert rule is CycleRule.INSTRUMENT_COUNTER
@@ -282,7 +282,7 @@ def test_navani_pairs_discharge_then_charge_on_a_discharge_first_maccor_file() -
     alone. Our rule (stuck Cyc#) starts a cycle at each charge that follows a discharge: D1 alone, C1+D2, …,
     C4+D5. Both count five cycles and agree on every cycle's discharge capacity; the charges sit one cycle
     apart (navani's cycle k holds our cycle k+1's charge), so navani's CE (Charge/Discharge of its cycle,
-    the charge after the discharge) is not ours (discharge after charge, DESIGN §11).
+    the charge after the discharge) is not ours (discharge after charge, docs/design.md §11).
 
     navani's capacity is a backward rectangle (Δt × the later sample's current): through the CV taper the
     current falls, so its charge is 0.13 % below our trapezoid (4.5166 vs 4.5226 Ah)."""
@@ -382,15 +382,15 @@ def test_cellpy_anode_mode_ce_is_the_inverse_of_our_full_cell_ce_on_a_half_cell(
     """20160805_test001_45_cc_01.res is cellpy's own test file: a silicon electrode against lithium metal that
     discharges first (lithiation to 0.05 V), then charges (delithiation to 1.0 V), 18 Arbin cycles. cellpy in
     anode mode reports CE = 100 × charge / discharge; we keep the full-cell definition discharge / charge
-    (DESIGN §5, §11), so for every cycle with both capacities, ours × cellpy's / 100 = 1: to 1e-5 with our
+    (docs/design.md §5, §11), so for every cycle with both capacities, ours × cellpy's / 100 = 1: to 1e-5 with our
     reported counters (the same counters cellpy reads), to 2e-4 with our recalculated capacities.
 
     Cycle 1: cellpy 92.6 % (the first lithiation's irreversible loss, as a half-cell researcher reads it);
     ours 1.080. From cycle 2 on cellpy reads 104–109 % and ours 0.92–0.96: this cell's delithiation exceeds
     its lithiation, a property of the data, not of either convention. The last cycle (18) only began to
-    discharge: cellpy gives 0 %, ours NULL (no charge, DESIGN §5) and the cycle is incomplete.
+    discharge: cellpy gives 0 %, ours NULL (no charge, docs/design.md §5) and the cycle is incomplete.
 
-    We do not switch conventions per cell: DESIGN §11 says to flag half-cells in metadata, and a reader of a
+    We do not switch conventions per cell: docs/design.md §11 says to flag half-cells in metadata, and a reader of a
     flagged cell inverts CE. cellpy's full/cathode mode (100 × discharge / charge) is ours × 100."""
     rule, ours, _ = _ours("arbin/20160805_test001_45_cc_01.res")
     frame = _read("arbin/20160805_test001_45_cc_01.res")

@@ -211,7 +211,7 @@ NEWARE_XLSX = "neware/neware_uio_record.xlsx"
 def test_first_cycle_capacity_equals_a_hand_trapezoid_of_the_raw_columns(
     relative: str, read_rows: Callable[[Path], list[Row]]
 ) -> None:
-    """The same samples and the same rule (DESIGN §5), computed apart: equal to rounding (1e-9 relative),
+    """The same samples and the same rule (docs/design.md §5), computed apart: equal to rounding (1e-9 relative),
     and the first cycle holds exactly the rows of the file's first cycle number."""
     cycle = first_cycle(read_rows(DATA / relative))
     charge_ah, discharge_ah = hand_trapezoid_ah(cycle)
