@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from connectors import neware, registry
+from connectors import neware, neware_binary, registry
 from connectors.base import REQUIRED_COLUMNS, FileHead
 from connectors.errors import ConnectorError, CorruptFile
 from processors.cycle_stats import stats_of_frame
@@ -500,7 +500,7 @@ def test_missing_newarenda_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     def no_module(name: str):  # type: ignore[no-untyped-def]
         raise ImportError(f"No module named {name!r}")
 
-    monkeypatch.setattr(neware.importlib, "import_module", no_module)
+    monkeypatch.setattr(neware_binary.importlib, "import_module", no_module)
 
     with pytest.raises(ConnectorError, match="needs the NewareNDA package"):
         neware.CONNECTOR_NDA.read(NDA)
