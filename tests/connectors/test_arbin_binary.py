@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from connectors import arbin, arbin_binary
+from connectors import arbin, arbin_binary, arbin_res
 from connectors.base import REQUIRED_COLUMNS, FileHead
 from connectors.errors import CorruptFile
 from processors.cycle_stats import stats_of_frame
@@ -287,7 +287,7 @@ def test_res_truncated_file_is_corrupt(tmp_path: Path, keep: int) -> None:
 
 
 def test_res_without_mdbtools_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(arbin_binary.shutil, "which", lambda name: None)
+    monkeypatch.setattr(arbin_res.shutil, "which", lambda name: None)
 
     with pytest.raises(arbin_binary.MdbtoolsMissing, match=r"needs mdbtools \(apt-get install mdbtools\)"):
         arbin_binary.CONNECTOR_RES.read(RES_EXAMPLE)
