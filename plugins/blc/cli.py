@@ -51,7 +51,7 @@ from blc.cli_errors import (
     redact_url,
     say,
 )
-from blc.queries import STATUSES
+from blc.queries import LEDGER_COLUMNS, STATUSES
 from blc.settings import Settings, get_settings
 from blc.tables import (
     CELL_TABLE,
@@ -121,25 +121,7 @@ FADE_COLUMNS = (
 )
 #: `blc files` without `--all`, and what `--all` shows.
 FILE_COLUMNS = ("file", "file_id", "cell", "format", "status", "rows", "first_seen", "updated_at", "reason")
-FILE_COLUMNS_ALL = (
-    "file",
-    "uri",
-    "file_id",
-    "cell",
-    "format",
-    "status",
-    "rows",
-    "first_seen",
-    "loaded_at",
-    "updated_at",
-    "reason",
-    "sha256",
-    "size_bytes",
-    "attempts",
-    "parser_version",
-    "cycle_rule",
-    "warnings",
-)
+FILE_COLUMNS_ALL = LEDGER_COLUMNS
 
 #: `blc files` shows this much of a reason in a table (csv and json: all of it).
 REASON_CHARS = 60
