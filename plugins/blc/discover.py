@@ -115,7 +115,7 @@ def _offer(
         )
         ledger.update(conn, entry.file_id, etag=candidate.etag)
         return sha
-    if row.status not in ledger.UNFINISHED and row.status != "loaded":
+    if row.status not in ledger.OFFERABLE:
         if row.uri != candidate.uri:
             log.info(
                 "%s: same content as file %s (%s), not ingested again", candidate.name, row.file_id, row.uri
@@ -123,24 +123,29 @@ def _offer(
         else:  # touched, not changed: remember the new mtime so that it is not read again
             ledger.update(conn, row.file_id, etag=candidate.etag)
         return None
-    if row.uri != candidate.uri and ledger.is_being_ingested(conn, sha):
+    if ledger.is_being_ingested(conn, sha):
         log.info("%s: same content as %s, being ingested now", candidate.name, row.uri)
         return None
     if row.status != "loaded":
         # Unfinished under this or another name (renamed before its ingest, say): this name takes it over.
         ledger.update(conn, row.file_id, uri=candidate.uri, etag=candidate.etag)
-    return sha if _unfinished(conn, row, candidate.name) else None
+    return sha if _offered_again(conn, row, candidate.name) else None
 
 
 def _unfinished(conn: Connection, row: Any, name: str) -> bool:
     """Whether a ledger row some ingest has not finished with is to be offered again now: not while a live
-    process holds its lock; a dead ingest (`ingesting`, lock free) up to MAX_ATTEMPTS times; a load whose
-    statistics were never computed (`loaded`) always."""
-    if row.status not in ledger.UNFINISHED and row.status != "loaded":
+    process holds its lock, else as `_offered_again` says."""
+    if row.status not in ledger.OFFERABLE:
         return False
     if ledger.is_being_ingested(conn, row.sha256):
         log.info("%s: being ingested by another process", name)
         return False
+    return _offered_again(conn, row, name)
+
+
+def _offered_again(conn: Connection, row: Any, name: str) -> bool:
+    """For an offerable row nobody holds the lock of: a dead ingest (`ingesting`) up to MAX_ATTEMPTS times,
+    then `failed` with a reason; a load whose statistics were never computed (`loaded`) always."""
     if row.status == "loaded":
         log.warning("%s: loaded, but its statistics were never computed; processing it", name)
         return True

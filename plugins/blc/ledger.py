@@ -14,10 +14,10 @@ from sqlalchemy.engine import Connection, Engine
 
 from blc import db
 
-#: Statuses after which the same content is not ingested again (unless forced).
-SETTLED = ("loaded", "processed", "quarantined")
 #: Statuses of a content that an ingest has not finished with (offered again when nobody holds its lock).
 UNFINISHED = ("discovered", "stable", "ingesting", "failed")
+#: Statuses a watch run may offer again: unfinished, or loaded without its statistics.
+OFFERABLE = (*UNFINISHED, "loaded")
 
 
 @dataclass(frozen=True)
