@@ -138,7 +138,11 @@ def export_cell(engine: Engine, cell_id: str, directory: Path, fmt: str) -> list
 def _present_columns(conn: sa.Connection, cell_id: str) -> list[str]:
     """Canonical columns that hold at least one value for the cell (an all-NULL column is not exported)."""
     columns = [c for c in CANONICAL_COLUMNS if c not in ("record_index", "cycle_index")]
-    probes = ", ".join(f"bool_or({c} is not null) as {c}" for c in columns)
+    # a stop column of zeros says nothing: exported only when the instrument did stop somewhere
+    probes = ", ".join(
+        f"bool_or({c} > 0) as {c}" if c == "instrument_stop" else f"bool_or({c} is not null) as {c}"
+        for c in columns
+    )
     row = conn.execute(
         sa.text(f"select {probes} from blc.cell_timeseries where cell_id = :cell"), {"cell": cell_id}
     ).one()

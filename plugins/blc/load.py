@@ -34,6 +34,7 @@ TIMESERIES_COLUMNS: tuple[str, ...] = (
     "step_count",
     "step_id",
     "step_time_second",
+    "instrument_stop",
     "current_ampere",
     "voltage_volt",
     "power_watt",
@@ -233,7 +234,7 @@ def load(
             test_time_last_second=numbering.time_last,
             error=None,
         )
-        for warning in target.warnings:
+        for warning in (*target.warnings, *stream.warnings):
             ledger.add_warning(conn, file_id, warning)
         record_validation(conn, file_id, "canonical", CANONICAL_SUITE, success=True, failed=[])
     if grown is not None:

@@ -8,6 +8,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -16,6 +17,7 @@ from blc.db import engine_for
 from blc.file_stats import refresh_file_stats
 from blc.settings import Settings, get_settings
 from blc.stitch import merge_split_cycles, stitch_cell
+from processors.classify import FEATURES, classify_cycles
 from processors.cycle_stats import PROCESSOR_VERSION
 from processors.fade import knee_onset, moving_median
 
@@ -70,6 +72,7 @@ def process_cell(
         # applies: one direction, never back (docs/adr/0008).
         merge_split_cycles(conn, cell_id)
         conn.execute(sa.text(db.load_sql("processors/cycle_stats_assemble", settings.sql_dir)), binds)
+        classify_cell_cycles(conn, cell_id, formation)
         conn.execute(sa.text(db.load_sql("processors/cycle_stats_apply", settings.sql_dir)), binds)
         cycles, complete = conn.execute(
             sa.text(
@@ -100,6 +103,55 @@ def process_cell(
         outcome.seconds,
     )
     return outcome
+
+
+#: A cell whose complete cycles reach at most this (median upper voltage) and go down to at most
+#: HALF_CELL_LOWER_V (median lower cut-off) is an anode against lithium metal (process/infer_half_cell.sql).
+HALF_CELL_UPPER_V = 2.0
+HALF_CELL_LOWER_V = 0.3
+
+
+def classify_cell_cycles(conn: Connection, cell_id: str, formation: int) -> None:
+    """Classify the assembled cycles (processors/classify.py) and write the classes onto them before they
+    are applied; infer an anode half-cell from the voltage window when metadata is silent. Python reads
+    what SQL assembled and hands back a temporary table's columns, as the fade fits do (docs/adr/0009)."""
+    rows = conn.execute(sa.text(db.load_sql("process/cycle_class_inputs")), {"cell_id": cell_id}).all()
+    if not rows:
+        return
+    cycles = pd.DataFrame([row._asdict() for row in rows])
+    nominal = conn.execute(
+        sa.text("select nominal_capacity_ah::float8 from blc.cell where cell_id = :cell"), {"cell": cell_id}
+    ).scalar()
+    classified = classify_cycles(
+        cycles[list(FEATURES)], nominal_capacity_ah=nominal, formation_cycles=formation
+    )
+    conn.execute(
+        sa.text(db.load_sql("process/apply_cycle_classes")),
+        {
+            "cycles": classified["cycle_index"].astype(int).tolist(),
+            "classes": classified["cycle_class"].tolist(),
+            "complete": classified["complete"].astype(bool).tolist(),
+            "flags": classified["flags"].tolist(),
+        },
+    )
+    complete = cycles.loc[classified["complete"].to_numpy()]
+    anode = bool(
+        len(complete)
+        and complete["voltage_max_v"].median() <= HALF_CELL_UPPER_V
+        and complete["voltage_min_v"].median() <= HALF_CELL_LOWER_V
+    )
+    inferred = conn.execute(
+        sa.text(db.load_sql("process/infer_half_cell")),
+        {"cell_id": cell_id, "half_cell": True if anode else None},
+    )
+    if inferred.rowcount and anode:
+        log.info(
+            "cell %s: taken for an anode half-cell against lithium (its cycles live between %.2f and %.2f V;"
+            " no metadata said otherwise): fade follows the delithiation capacity",
+            cell_id,
+            complete["voltage_min_v"].median(),
+            complete["voltage_max_v"].median(),
+        )
 
 
 def refresh_fade(

@@ -37,6 +37,7 @@ CYCLE_TABLE = {
     "voltage_max_v": "V_max",
     "voltage_min_v": "V_min",
     "duration_second": "duration_s",
+    "cycle_class": "class",
     "complete": "complete",
 }
 FADE_TABLE = {
@@ -48,6 +49,7 @@ FADE_TABLE = {
     "coulombic_efficiency": "CE",
     "coulombic_inefficiency_smoothed": "CI_smoothed",
     "equivalent_full_cycles": "EFC",
+    "cycle_class": "class",
     "complete": "complete",
 }
 

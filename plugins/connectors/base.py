@@ -26,6 +26,9 @@ CANONICAL_DTYPES: dict[str, str] = {
     "step_count": "Int64",
     "step_id": "Int64",
     "step_time_second": "float64",
+    #: 1 on a record the instrument wrote because the test (or a step) was stopped before its own end
+    #: condition: an operator stop, a safety limit, a power failure (Maccor state ``S``, …). Not BDF: ours.
+    "instrument_stop": "Int64",
     "current_ampere": "float64",
     "voltage_volt": "float64",
     "power_watt": "float64",
@@ -95,6 +98,9 @@ class ReadResult:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     #: Vendor columns we did not map, so callers can log them (never dropped silently).
     unmapped_columns: tuple[str, ...] = ()
+    #: What the reader set aside without refusing the file (a cut-off last line, …), one sentence each;
+    #: recorded on the ledger row (`blc files`) with the file's load.
+    warnings: tuple[str, ...] = ()
 
 
 #: Reads the file from its start each time it is called, yielding canonical frames of about `chunk_rows` rows
@@ -115,6 +121,9 @@ class StreamedRead:
     first_data_line: int | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     unmapped_columns: tuple[str, ...] = ()
+    #: Filled while the chunks are read: what the reader set aside without refusing the file (ReadResult's
+    #: `warnings`). Chunk readers append to it; the loader records it once the last chunk was read.
+    warnings: list[str] = field(default_factory=list)
 
     def read_all(self) -> ReadResult:
         """The whole file in one frame (small files, tests, and connectors' own `read`)."""
@@ -127,6 +136,7 @@ class StreamedRead:
             first_data_line=self.first_data_line,
             metadata=self.metadata,
             unmapped_columns=self.unmapped_columns,
+            warnings=tuple(self.warnings),
         )
 
     @classmethod
@@ -147,6 +157,7 @@ class StreamedRead:
             first_data_line=result.first_data_line,
             metadata=result.metadata,
             unmapped_columns=result.unmapped_columns,
+            warnings=list(result.warnings),
         )
 
 

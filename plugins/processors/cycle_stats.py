@@ -25,7 +25,7 @@ from processors.cycles import (
     in_cycle_order,
 )
 
-PROCESSOR_VERSION = "4"
+PROCESSOR_VERSION = "5"
 #: A per-cycle counter above this fraction of its cycle maximum at the first sample = file began mid-cycle.
 MID_CYCLE_FRACTION = 0.01
 
@@ -86,14 +86,38 @@ CYCLE_STATS_COLUMNS: tuple[str, ...] = (
     "temperature_mean_celsius",
     "temperature_max_celsius",
     "internal_resistance_ohm",
+    "charge_current_median_a",
+    "discharge_current_median_a",
+    "charge_duration_second",
+    "discharge_duration_second",
+    "charge_end_voltage_v",
+    "discharge_end_voltage_v",
+    "segments",
+    "gap_second",
     "complete",
+    "flags",
 )
 #: Optional sample columns compute_cycle_stats uses besides the required ones.
 SAMPLE_EXTRAS: tuple[str, ...] = (
     *dict.fromkeys(name for sources in REPORTED_COUNTERS.values() for name in sources),
     *TEMPERATURE_SOURCES,
     "internal_resistance_ohm",
+    "instrument_stop",
 )
+
+#: Gaps in the samples (docs/design.md §5). An interval between two samples, at least one of them with
+#: current flowing, is a gap when it is longer than GAP_FACTOR × the file's median interval while current
+#: flows, and longer than GAP_FLOOR_SECOND (instruments that log on a voltage change space their samples
+#: minutes apart on a flat plateau or in a long CV hold; a hole of hours in the record is another thing).
+#: Nothing is integrated across a gap: what flowed then is unknown. The cycle is flagged `gap`.
+GAP_FACTOR = 60.0
+GAP_FLOOR_SECOND = 1800.0
+
+#: Why a cycle is not complete, beyond lacking a charge or a discharge (the `flags` column, ";"-joined).
+FLAG_STOPPED = "stopped"  # the instrument recorded a stop inside the cycle (instrument_stop)
+FLAG_NOT_AT_REST = "not_at_rest"  # the file ends while current still flows
+FLAG_STARTED_MID_CYCLE = "started_mid_cycle"  # the counters were well above zero at the file's first sample
+FLAG_GAP = "gap"  # a hole in the samples while current flowed
 
 
 def _group_sum(values: npt.NDArray[np.float64], group: npt.NDArray[np.int64], n_groups: int) -> npt.NDArray:
@@ -111,12 +135,55 @@ def trapezoid_by_group(
     values: npt.NDArray[np.float64],
     group: npt.NDArray[np.int64],
     n_groups: int,
+    skip: npt.NDArray[np.bool_] | None = None,
 ) -> npt.NDArray[np.float64]:
-    """∫ values dt per group; rows sorted by (group, time); `group` holds dense codes 0..n_groups-1."""
+    """∫ values dt per group; rows sorted by (group, time); `group` holds dense codes 0..n_groups-1.
+    `skip` (one per interval between consecutive rows) leaves intervals out: gaps in the samples."""
     dt = np.diff(time_second)
     area = dt * (values[1:] + values[:-1]) * 0.5
-    same_group = group[1:] == group[:-1]
-    return _group_sum(np.where(same_group, area, 0.0), group[1:], n_groups)
+    keep = group[1:] == group[:-1]
+    if skip is not None:
+        keep &= ~skip
+    return _group_sum(np.where(keep, area, 0.0), group[1:], n_groups)
+
+
+def gap_limit_second(time_second: npt.NDArray[np.float64], current_ampere: npt.NDArray[np.float64]) -> float:
+    """The longest interval between samples that is not a gap (GAP_FACTOR, GAP_FLOOR_SECOND), from these
+    rows' own sampling while current flows; rows in time order within each cycle."""
+    if time_second.size < 2:
+        return GAP_FLOOR_SECOND
+    magnitude = np.abs(np.nan_to_num(current_ampere))
+    moving = magnitude > max(float(magnitude.max()) * REST_FRACTION, 1e-9)
+    dt = np.diff(time_second)
+    flowing = moving[1:] & moving[:-1] & (dt > 0)
+    if not flowing.any():
+        return GAP_FLOOR_SECOND
+    return max(GAP_FLOOR_SECOND, GAP_FACTOR * float(np.median(dt[flowing])))
+
+
+def _last_where(
+    mask: npt.NDArray[np.bool_], values: npt.NDArray[np.float64], starts: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float64]:
+    """Per cycle, `values` at the cycle's last row where `mask` holds (NaN where it never does)."""
+    position = np.maximum.reduceat(np.where(mask, np.arange(mask.size), -1), starts)
+    return np.where(position >= 0, values[np.maximum(position, 0)], np.nan)
+
+
+def count_segments(
+    direction: npt.NDArray[np.int8], code: npt.NDArray[np.int64], n_cycles: int
+) -> npt.NDArray[np.int64]:
+    """Per cycle, the runs of one current direction (rest samples between them ignored: a CC step and its
+    CV hold are one run) that last at least two samples (a one-sample blip at a step change is not a
+    segment). A plain cycle has 2; a pulse train (HPPC) many."""
+    active = np.flatnonzero(direction != 0)
+    if active.size == 0:
+        return np.zeros(n_cycles, dtype=np.int64)
+    d, c = direction[active], code[active]
+    new = np.ones(active.size, dtype=bool)
+    new[1:] = (d[1:] != d[:-1]) | (c[1:] != c[:-1])
+    run = np.cumsum(new) - 1
+    long_enough = np.bincount(run) >= 2
+    return np.bincount(c[new][long_enough], minlength=n_cycles).astype(np.int64)
 
 
 def reported_per_cycle(
@@ -154,8 +221,10 @@ def constant_voltage_split(
     code: npt.NDArray[np.int64],
     starts: npt.NDArray[np.int64],
     n_cycles: int,
+    skip: npt.NDArray[np.bool_] | None = None,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """(CV time in s, CV capacity in Ah) per cycle, by the thresholds above; rows in (cycle, time) order."""
+    """(CV time in s, CV capacity in Ah) per cycle, by the thresholds above; rows in (cycle, time) order;
+    intervals in `skip` (gaps) count for neither."""
     charging = current > 0
     v_top = np.maximum.reduceat(np.where(charging, voltage, -np.inf), starts)[code]
     i_cc = np.maximum.reduceat(np.where(charging, current, 0.0), starts)[code]
@@ -169,6 +238,8 @@ def constant_voltage_split(
     held = np.bincount(run[at_top], weights=tapered[at_top], minlength=int(starts_run.sum())) > 0
     in_hold = at_top & held[np.maximum(run, 0)] if held.size else at_top
     pair = in_hold[1:] & in_hold[:-1] & (run[1:] == run[:-1])
+    if skip is not None:
+        pair &= ~skip
     dt = np.diff(t)
     cv_time = _group_sum(np.where(pair, dt, 0.0), code[1:], n_cycles)
     area = np.where(pair, dt * (current[1:] + current[:-1]) * 0.5, 0.0)
@@ -222,10 +293,15 @@ def _starts_mid_cycle(counters: dict[str, npt.NDArray[np.float64]], first_cycle_
 
 
 def compute_cycle_stats(
-    samples: pd.DataFrame, *, holds_first_cycle: bool = True, holds_last_cycle: bool = True
+    samples: pd.DataFrame,
+    *,
+    holds_first_cycle: bool = True,
+    holds_last_cycle: bool = True,
+    gap_limit: float | None = None,
 ) -> pd.DataFrame:
     """One row per cycle from a frame with ``cycle_index, test_time_second, current_ampere, voltage_volt``
-    (plus any reported counters). Rows need not be sorted.
+    (plus any reported counters). Rows need not be sorted. `gap_limit` (seconds): the file's, when the
+    rows are only part of it (else derived from these rows, `gap_limit_second`).
 
     A cell too large for memory is processed in batches of whole cycles; only the batch holding the cell's
     first (last) cycle judges whether that cycle is complete.
@@ -251,6 +327,7 @@ def compute_cycle_stats(
         (columns[s] for s in TEMPERATURE_SOURCES if s in columns and np.isfinite(columns[s]).any()), None
     )
     resistance = columns.get("internal_resistance_ohm")
+    stop = columns.pop("instrument_stop", None)
     counters = columns
 
     starts = np.flatnonzero(np.concatenate(([True], cycle[1:] != cycle[:-1])))
@@ -258,11 +335,20 @@ def compute_cycle_stats(
     sizes = np.diff(np.append(starts, cycle.size))
     code = np.repeat(np.arange(n), sizes)
     power = voltage * current
+    # Rest: below REST_FRACTION of the cycle's own largest |current| (a cycle's verdicts never depend on the
+    # cycles computed with it).
+    peak = np.fmax.reduceat(np.abs(current), starts)
+    threshold = np.maximum(np.nan_to_num(peak) * REST_FRACTION, 1e-9)[code]
+    moving_up, moving_down = current > threshold, current < -threshold
+    limit = gap_limit if gap_limit is not None else gap_limit_second(t, current)
+    dt = np.diff(t)
+    same_cycle = code[1:] == code[:-1]
+    gap = same_cycle & (dt > limit) & ((moving_up | moving_down)[1:] | (moving_up | moving_down)[:-1])
 
-    charge_ah = trapezoid_by_group(t, np.maximum(current, 0.0), code, n) / SECONDS_PER_HOUR
-    discharge_ah = trapezoid_by_group(t, np.maximum(-current, 0.0), code, n) / SECONDS_PER_HOUR
-    charge_wh = trapezoid_by_group(t, np.maximum(power, 0.0), code, n) / SECONDS_PER_HOUR
-    discharge_wh = trapezoid_by_group(t, np.maximum(-power, 0.0), code, n) / SECONDS_PER_HOUR
+    charge_ah = trapezoid_by_group(t, np.maximum(current, 0.0), code, n, gap) / SECONDS_PER_HOUR
+    discharge_ah = trapezoid_by_group(t, np.maximum(-current, 0.0), code, n, gap) / SECONDS_PER_HOUR
+    charge_wh = trapezoid_by_group(t, np.maximum(power, 0.0), code, n, gap) / SECONDS_PER_HOUR
+    discharge_wh = trapezoid_by_group(t, np.maximum(-power, 0.0), code, n, gap) / SECONDS_PER_HOUR
     charging, discharging = current > 0, current < 0
     charge_points = np.add.reduceat(charging, starts).astype(np.float64)
     discharge_points = np.add.reduceat(discharging, starts).astype(np.float64)
@@ -295,7 +381,7 @@ def compute_cycle_stats(
         }
     )
     out["duration_second"] = out["test_time_end_second"] - out["test_time_start_second"]
-    cv_time, cv_ah = constant_voltage_split(t, current, voltage, code, starts, n)
+    cv_time, cv_ah = constant_voltage_split(t, current, voltage, code, starts, n, gap)
     out["cv_time_second"], out["cv_capacity_ah"] = cv_time, cv_ah
     out["cc_capacity_ah"] = np.maximum(charge_ah - cv_ah, 0.0)
     for name, values in _temperatures(temperature, code, starts).items():
@@ -313,28 +399,43 @@ def compute_cycle_stats(
             out[name] = np.nan
             continue
         out[name] = reported_per_cycle(counters[source], code, n)
+    # What the cycle looked like (the cell's cycle classes are judged from these: processors/classify.py).
+    flowing_up = moving_up[1:] & moving_up[:-1] & same_cycle & ~gap
+    flowing_down = moving_down[1:] & moving_down[:-1] & same_cycle & ~gap
+    out["charge_current_median_a"] = median_by_group(np.where(moving_up, current, np.nan), code, n)
+    out["discharge_current_median_a"] = median_by_group(np.where(moving_down, -current, np.nan), code, n)
+    out["charge_duration_second"] = _group_sum(np.where(flowing_up, dt, 0.0), code[1:], n)
+    out["discharge_duration_second"] = _group_sum(np.where(flowing_down, dt, 0.0), code[1:], n)
+    out["charge_end_voltage_v"] = _last_where(moving_up, voltage, starts)
+    out["discharge_end_voltage_v"] = _last_where(moving_down, voltage, starts)
+    direction = moving_up.astype(np.int8) - moving_down.astype(np.int8)
+    out["segments"] = count_segments(direction, code, n)
+    out["gap_second"] = _group_sum(np.where(gap, dt, 0.0), code[1:], n)
     # Complete = a full cycle: it both charged and discharged, with real segments (≥ 2 samples above the
-    # rest threshold, REST_FRACTION of the cycle's own largest |current|: rest noise is not a segment, and
-    # a cycle's verdict does not depend on the cycles computed with it). A discharge-only first cycle (a
-    # test that starts charged), a rest-only cycle or a lone capacity check is kept, but is not complete:
-    # it must not set the reference capacity nor cross a fade threshold.
-    peak = np.fmax.reduceat(np.abs(current), starts)
-    threshold = np.maximum(np.nan_to_num(peak) * REST_FRACTION, 1e-9)[code]
-    moving_up, moving_down = current > threshold, current < -threshold
+    # rest threshold). A discharge-only first cycle (a test that starts charged), a rest-only cycle or a
+    # lone capacity check is kept, but is not complete: it must not set the reference capacity nor cross a
+    # fade threshold. Nor is a cycle the instrument stopped, or one with a hole in its samples while
+    # current flowed (flags say which).
     charged = np.add.reduceat(moving_up, starts) >= 2
     discharged = np.add.reduceat(moving_down, starts) >= 2
-    out["complete"] = charged & discharged
+    flags: list[list[str]] = [[] for _ in range(n)]
+    if stop is not None:
+        for position in np.flatnonzero(np.maximum.reduceat(np.nan_to_num(stop) > 0, starts)):
+            flags[position].append(FLAG_STOPPED)
+    for position in np.flatnonzero(out["gap_second"].to_numpy() > 0):
+        flags[position].append(FLAG_GAP)
     # A file that starts mid-cycle (its per-cycle counters are already well above zero at the first
     # sample) holds only part of its first cycle: that cycle must not set the reference capacity.
     if holds_first_cycle and _starts_mid_cycle(counters, int(sizes[0])):
-        out.loc[out.index[0], "complete"] = False
-    if holds_last_cycle:
-        # Nor may the last cycle stop inside a segment: a test stopped mid-discharge, or a file that is
-        # still growing, holds a cycle whose discharge is only part of the truth (a false drop in the fade
-        # curve). It is complete only if it came to rest.
-        settled = not (moving_up[-1] or moving_down[-1])
-        last = out.index[-1]
-        out.loc[last, "complete"] = bool(out.loc[last, "complete"] and settled)
+        flags[0].append(FLAG_STARTED_MID_CYCLE)
+    # Nor may the last cycle stop inside a segment: a test stopped mid-discharge, or a file that is still
+    # growing, holds a cycle whose discharge is only part of the truth (a false drop in the fade curve).
+    # It is complete only if it came to rest.
+    if holds_last_cycle and (moving_up[-1] or moving_down[-1]):
+        flags[-1].append(FLAG_NOT_AT_REST)
+    flagged = np.array([bool(f) for f in flags])
+    out["complete"] = charged & discharged & ~flagged
+    out["flags"] = pd.Series([";".join(f) if f else None for f in flags], index=out.index, dtype=object)
     return out[list(CYCLE_STATS_COLUMNS)]
 
 
@@ -361,6 +462,8 @@ class StreamedCycleStats:
         #: file's first, so the "began mid-cycle" judgement does not apply to it.
         self.starts_at_file_start = starts_at_file_start
         self.given_up: str | None = None
+        #: The file's gap limit, judged from its first chunk (chunks are tens of thousands of rows).
+        self.gap_limit: float | None = None
         self._open: pd.DataFrame | None = None
         self._parts: list[pd.DataFrame] = []
 
@@ -368,6 +471,11 @@ class StreamedCycleStats:
         if self.given_up or samples.empty:
             return
         frame = samples if self._open is None else pd.concat([self._open, samples], ignore_index=True)
+        if self.gap_limit is None:
+            self.gap_limit = gap_limit_second(
+                frame["test_time_second"].to_numpy(dtype=np.float64),
+                frame["current_ampere"].to_numpy(dtype=np.float64, na_value=np.nan),
+            )
         cycle = frame["cycle_index"].to_numpy(dtype=np.int64)
         if (np.diff(cycle) < 0).any():
             self._give_up("cycle_index goes back within the file")
@@ -378,7 +486,10 @@ class StreamedCycleStats:
                 self.on_curves(compute_curves(frame[closed]))
             self._parts.append(
                 compute_cycle_stats(
-                    frame[closed], holds_first_cycle=self._holds_first_cycle(), holds_last_cycle=False
+                    frame[closed],
+                    holds_first_cycle=self._holds_first_cycle(),
+                    holds_last_cycle=False,
+                    gap_limit=self.gap_limit,
                 )
             )
         self._open = frame[~closed].reset_index(drop=True)
@@ -393,7 +504,10 @@ class StreamedCycleStats:
                 self.on_curves(compute_curves(self._open))
             self._parts.append(
                 compute_cycle_stats(
-                    self._open, holds_first_cycle=self._holds_first_cycle(), holds_last_cycle=True
+                    self._open,
+                    holds_first_cycle=self._holds_first_cycle(),
+                    holds_last_cycle=True,
+                    gap_limit=self.gap_limit,
                 )
             )
             self._open = None

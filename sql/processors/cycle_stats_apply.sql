@@ -20,8 +20,13 @@ where
                 assembled.n_points, assembled.reported_charge_capacity_ah,
                 assembled.reported_discharge_capacity_ah, assembled.reported_charge_energy_wh,
                 assembled.reported_discharge_energy_wh, assembled.cc_capacity_ah, assembled.cv_capacity_ah,
-                assembled.cv_time_second, assembled.temperature_min_celsius, assembled.temperature_mean_celsius,
+                assembled.cv_time_second, assembled.temperature_min_celsius,
+                assembled.temperature_mean_celsius,
                 assembled.temperature_max_celsius, assembled.internal_resistance_ohm, assembled.complete,
+                assembled.charge_current_median_a, assembled.discharge_current_median_a,
+                assembled.charge_duration_second, assembled.discharge_duration_second,
+                assembled.charge_end_voltage_v, assembled.discharge_end_voltage_v, assembled.segments,
+                assembled.gap_second, assembled.flags, assembled.cycle_class,
                 assembled.processor_version
             ) is not distinct from (
                 existing.charge_capacity_ah, existing.discharge_capacity_ah, existing.charge_energy_wh,
@@ -36,6 +41,10 @@ where
                 existing.cc_capacity_ah, existing.cv_capacity_ah, existing.cv_time_second,
                 existing.temperature_min_celsius, existing.temperature_mean_celsius,
                 existing.temperature_max_celsius, existing.internal_resistance_ohm, existing.complete,
+                existing.charge_current_median_a, existing.discharge_current_median_a,
+                existing.charge_duration_second, existing.discharge_duration_second,
+                existing.charge_end_voltage_v, existing.discharge_end_voltage_v, existing.segments,
+                existing.gap_second, existing.flags, existing.cycle_class,
                 existing.processor_version
             )
     );
@@ -47,7 +56,10 @@ insert into blc.cycle_stats (
     voltage_discharge_sample_mean_v, test_time_start_second, test_time_end_second, duration_second, n_points,
     reported_charge_capacity_ah, reported_discharge_capacity_ah, reported_charge_energy_wh,
     reported_discharge_energy_wh, cc_capacity_ah, cv_capacity_ah, cv_time_second, temperature_min_celsius,
-    temperature_mean_celsius, temperature_max_celsius, internal_resistance_ohm, complete, processor_version
+    temperature_mean_celsius, temperature_max_celsius, internal_resistance_ohm, complete,
+    charge_current_median_a, discharge_current_median_a, charge_duration_second, discharge_duration_second,
+    charge_end_voltage_v, discharge_end_voltage_v, segments, gap_second, flags, cycle_class,
+    processor_version
 )
 select
     assembled.cell_id, assembled.cycle_index, assembled.charge_capacity_ah, assembled.discharge_capacity_ah,
@@ -60,7 +72,10 @@ select
     assembled.reported_charge_energy_wh, assembled.reported_discharge_energy_wh, assembled.cc_capacity_ah,
     assembled.cv_capacity_ah, assembled.cv_time_second, assembled.temperature_min_celsius,
     assembled.temperature_mean_celsius, assembled.temperature_max_celsius, assembled.internal_resistance_ohm,
-    assembled.complete, assembled.processor_version
+    assembled.complete, assembled.charge_current_median_a, assembled.discharge_current_median_a,
+    assembled.charge_duration_second, assembled.discharge_duration_second, assembled.charge_end_voltage_v,
+    assembled.discharge_end_voltage_v, assembled.segments, assembled.gap_second, assembled.flags,
+    assembled.cycle_class, assembled.processor_version
 from assembled_cycle_stats as assembled
 where not exists (
     select 1

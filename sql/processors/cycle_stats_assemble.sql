@@ -3,7 +3,9 @@
 -- (cycle numbers and test time continue the previous file), into the temporary table assembled_cycle_stats.
 -- A cycle split between two files (a resumed test) takes its row from merged_cycle_stats, which the
 -- pipeline (blc.stitch.merge_split_cycles) filled before this step from both files' samples; one without
--- stored samples keeps the part of the file first in stitch order. Step 2: cycle_stats_apply.sql.
+-- stored samples keeps the part of the file first in stitch order. Then blc.process classifies the
+-- assembled cycles (processors/classify.py: cycle_class, and complete/flags for cycles it takes out of the
+-- fade) and step 2, cycle_stats_apply.sql, writes them.
 -- Binds: :cell_id, :processor_version.
 
 drop table if exists pg_temp.assembled_cycle_stats;
@@ -67,6 +69,15 @@ assembled as (
         file_stats.temperature_mean_celsius,
         file_stats.temperature_max_celsius,
         file_stats.internal_resistance_ohm,
+        file_stats.charge_current_median_a,
+        file_stats.discharge_current_median_a,
+        file_stats.charge_duration_second,
+        file_stats.discharge_duration_second,
+        file_stats.charge_end_voltage_v,
+        file_stats.discharge_end_voltage_v,
+        file_stats.segments,
+        file_stats.gap_second,
+        file_stats.flags,
         file_stats.complete,
         file_stats.processor_version,
         file_stats.stitch_position
@@ -114,8 +125,18 @@ select
     from_files.temperature_mean_celsius,
     from_files.temperature_max_celsius,
     from_files.internal_resistance_ohm,
+    from_files.charge_current_median_a,
+    from_files.discharge_current_median_a,
+    from_files.charge_duration_second,
+    from_files.discharge_duration_second,
+    from_files.charge_end_voltage_v,
+    from_files.discharge_end_voltage_v,
+    from_files.segments,
+    from_files.gap_second,
+    from_files.flags,
     from_files.complete,
-    from_files.processor_version
+    from_files.processor_version,
+    null::text as cycle_class
 from from_files
 union all
 select
@@ -150,6 +171,16 @@ select
     merged.temperature_mean_celsius,
     merged.temperature_max_celsius,
     merged.internal_resistance_ohm,
+    merged.charge_current_median_a,
+    merged.discharge_current_median_a,
+    merged.charge_duration_second,
+    merged.discharge_duration_second,
+    merged.charge_end_voltage_v,
+    merged.discharge_end_voltage_v,
+    merged.segments,
+    merged.gap_second,
+    merged.flags,
     merged.complete,
-    merged.processor_version
+    merged.processor_version,
+    null::text as cycle_class
 from merged_cycle_stats as merged;

@@ -23,6 +23,9 @@ def _stats(discharge: list[float], complete: list[bool] | None = None) -> pd.Dat
     frame["discharge_energy_wh"] = [3.6 * d for d in discharge]
     frame["n_points"] = 10
     frame["complete"] = complete if complete is not None else [True] * n
+    # as processors/classify.py leaves a plain cell: every complete cycle is an ageing cycle
+    frame["cycle_class"] = np.where(frame["complete"], "ageing", "partial")
+    frame["flags"] = None
     frame.insert(0, "cell_id", "c1")
     frame["processor_version"] = "test"
     return frame
@@ -44,7 +47,9 @@ def test_reference_is_median_of_first_three_complete_cycles(engine) -> None:  # 
     fade, summary = _run(engine, _stats([1.0, 2.0, 1.9, 2.1, 1.7, 1.5, 1.3], [False, *[True] * 6]))
 
     assert summary["reference_capacity_ah"] == pytest.approx(2.0)
-    assert fade["retention"].tolist() == pytest.approx([0.5, 1.0, 0.95, 1.05, 0.85, 0.75, 0.65])
+    # an incomplete cycle belongs to no fade series: no retention
+    assert fade["retention"].tolist()[1:] == pytest.approx([1.0, 0.95, 1.05, 0.85, 0.75, 0.65])
+    assert fade["retention"].isna().tolist() == [True, *[False] * 6]
     assert summary["cycles_to_80"] == 6  # 0.75 < 0.8 (cycle 1 is not complete, so not counted)
     assert summary["cycles_to_70"] == 7
     assert summary["last_retention"] == pytest.approx(0.65)
@@ -164,3 +169,85 @@ def test_no_knee_on_a_straight_fade(engine) -> None:  # type: ignore[no-untyped-
     _, summary = _run(engine, _stats([2.0 * (1 - 0.001 * k) for k in range(1, 201)]))
 
     assert summary["knee_onset_cycle"] is None
+
+
+def test_reference_checks_are_a_fade_curve_of_their_own(engine) -> None:  # type: ignore[no-untyped-def]
+    # ageing cycles at 1C deliver 1.8 Ah and lose 0.01 Ah per cycle; a C/20 check every 5th cycle delivers
+    # 2.0 Ah, then 1.9, 1.6 (80 % of 2.0 = 1.6 is not below 0.8: the first check below is the fourth, 1.5)
+    discharge, classes = [], []
+    ageing = 1.8
+    checks = iter([2.0, 1.9, 1.6, 1.5])
+    for k in range(1, 21):
+        if k % 5 == 0:
+            discharge.append(next(checks))
+            classes.append("reference")
+        else:
+            discharge.append(ageing)
+            classes.append("ageing")
+            ageing -= 0.01
+    stats = _stats(discharge)
+    stats["cycle_class"] = classes
+
+    fade, summary = _run(engine, stats)
+
+    checks_fade = fade[fade["fade_series"] == "reference"]
+    # the reference checks' own reference: median of the first three checks (2.0, 1.9, 1.6) = 1.9
+    assert checks_fade["retention"].tolist() == pytest.approx([2.0 / 1.9, 1.0, 1.6 / 1.9, 1.5 / 1.9])
+    assert summary["reference_check_cycles"] == 4
+    assert summary["reference_check_capacity_ah"] == pytest.approx(1.9)
+    assert summary["reference_check_last_retention"] == pytest.approx(1.5 / 1.9)
+    assert summary["reference_check_cycles_to_80"] == 20  # 1.5 / 1.9 = 0.789 (1.6 / 1.9 = 0.842 is above)
+    # the ageing series: reference = median of cycles 1-3 (1.8, 1.79, 1.78) = 1.79, last ageing cycle 19
+    assert summary["reference_capacity_ah"] == pytest.approx(1.79)
+    assert summary["last_retention"] == pytest.approx((1.8 - 0.01 * 15) / 1.79)
+    assert summary["ageing_cycles"] == 16 and summary["cycles_to_80"] is None
+
+
+def test_no_projection_from_a_series_that_only_scatters(engine) -> None:  # type: ignore[no-untyped-def]
+    # 60 cycles scattering ±1 % around 2 Ah with a tiny downward tilt (its slope's standard error is larger
+    # than a third of it): not a fade to project from
+    rng = np.random.default_rng(6)
+    discharge = list(2.0 * (1 + 0.01 * rng.standard_normal(60)) - 0.00001 * np.arange(60))
+    x = np.arange(60, dtype=float)
+    y = np.array(discharge) / np.median(discharge[:3])
+    slope, intercept = np.polyfit(x, y, 1)
+    residual = y - (slope * x + intercept)
+    error = np.sqrt(residual @ residual / 58 / ((x - x.mean()) @ (x - x.mean())))
+    assert slope < 0 and slope > -3 * error  # the premise, checked independently
+
+    _, summary = _run(engine, _stats(discharge))
+
+    assert summary["projected_cycles_to_80"] is None and summary["projected_cycles_to_70"] is None
+
+
+def test_recent_coulombic_inefficiency_is_never_negative(engine) -> None:  # type: ignore[no-untyped-def]
+    stats = _stats([2.0] * 12)
+    stats["charge_capacity_ah"] = 2.0 / 1.02  # CE 1.02 on every cycle: 1 − CE = −0.02
+    stats["coulombic_efficiency"] = 1.02
+
+    _, summary = _run(engine, stats)
+
+    assert summary["coulombic_inefficiency_recent"] is None
+
+
+def test_an_anode_half_cell_fades_on_its_delithiation_capacity(engine) -> None:  # type: ignore[no-untyped-def]
+    # graphite against lithium, 0.05-1.0 V: lithiation (our discharge) 2.4 Ah, delithiation (charge) 2.0,
+    # then 1.9, 1.8, 1.7: retention of the delithiation against the median of the first three (1.9)
+    stats = _stats([2.4, 2.3, 2.2, 2.1])
+    stats["charge_capacity_ah"] = [2.0, 1.9, 1.8, 1.7]
+    stats["coulombic_efficiency"] = stats["discharge_capacity_ah"] / stats["charge_capacity_ah"]
+    stats["voltage_max_v"], stats["voltage_min_v"] = 1.0, 0.05
+
+    with engine.begin() as conn:
+        conn.execute(sa.text("insert into blc.cell (cell_id, project_id, half_cell) values ('c1', 1, true)"))
+        db.copy_frame(conn, "blc.cycle_stats", stats, list(stats.columns))
+        pipeline.refresh_fade(conn, "c1", settings=get_settings(), formation_cycles=0)
+        fade = pd.read_sql(sa.text("select * from blc.capacity_fade order by cycle_index"), conn)
+        summary = conn.execute(sa.text("select * from blc.cell_summary")).mappings().one()
+
+    assert fade["retention"].tolist() == pytest.approx([2.0 / 1.9, 1.0, 1.8 / 1.9, 1.7 / 1.9])
+    # CE stays in the full-cell convention (discharge ÷ charge): the inverse of the anode's
+    assert fade["coulombic_efficiency"].tolist() == pytest.approx(
+        [2.4 / 2.0, 2.3 / 1.9, 2.2 / 1.8, 2.1 / 1.7]
+    )
+    assert summary["half_cell"] is True and summary["half_cell_basis"] == "metadata"
