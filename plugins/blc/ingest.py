@@ -118,7 +118,11 @@ def publish_file(
     with ledger.ingest_lock(engine, uri=uri, sha256=sha):
         with engine.begin() as conn:
             known = ledger.by_sha256(conn, sha)
-            settled = None if known is None or force else _settled_outcome(known, uri, path.name, started)
+            settled = (
+                None
+                if known is None or force or _another_format(known, format_name)
+                else _settled_outcome(known, uri, path.name, started)
+            )
             if settled is not None:
                 log.info("%s: %s", settled.file_label, settled.reason)
         if settled is not None:
@@ -147,6 +151,12 @@ def publish_file(
             if on_loaded is not None:
                 on_loaded(outcome)
     return outcome
+
+
+def _another_format(known: ledger.LedgerEntry, format_name: str | None) -> bool:
+    """A quarantined content asked for again with `--format` other than the one it was read as (or with a
+    format where it was refused before any format took it): a new attempt, not "nothing to do"."""
+    return known.status == "quarantined" and format_name is not None and format_name != known.format
 
 
 def _settled_outcome(known: ledger.LedgerEntry, uri: str, label: str, started: float) -> IngestOutcome | None:
@@ -260,7 +270,7 @@ def _publish_registered(
             warnings=source.warnings,
         )
     except ConnectorError as exc:
-        return _quarantine(engine, uri, label, file_id, exc, started)
+        return _quarantine(engine, uri, label, file_id, exc, started, format_name)
     except Exception as exc:
         _mark_failed(engine, file_id, exc)
         raise
@@ -283,7 +293,7 @@ def _publish_registered(
                 loaded = load(engine, stream, assign_file_cycles(stream), target, source, settings, warm_up)
     except (ConnectorError, validation.ValidationFailed) as exc:
         # The transaction rolled back: none of this file's rows, and the earlier version's rows are intact.
-        return _quarantine(engine, uri, label, file_id, exc, started)
+        return _quarantine(engine, uri, label, file_id, exc, started, stream.format)
     except Exception as exc:
         _mark_failed(engine, file_id, exc)
         raise
@@ -334,8 +344,16 @@ def _mark_failed(engine: Engine, file_id: int, exc: Exception) -> None:
 
 
 def _quarantine(
-    engine: Engine, uri: str, label: str, file_id: int, exc: Exception, started: float
+    engine: Engine,
+    uri: str,
+    label: str,
+    file_id: int,
+    exc: Exception,
+    started: float,
+    format_name: str | None = None,
 ) -> IngestOutcome:
+    """Quarantine the content with the reason; `format_name` is the format it was read as, when one took
+    it (a later `--format` other than that one is a new attempt)."""
     report = getattr(exc, "report", None)
     if report is not None:
         stage, suite, failed = "canonical", report.suite, [f.as_dict() for f in report.failed]
@@ -351,7 +369,7 @@ def _quarantine(
         ]
     reason = str(exc) if str(exc).startswith(label) else f"{label}: {exc}"
     with engine.begin() as conn:
-        ledger.update(conn, file_id, status="quarantined", error=reason)
+        ledger.update(conn, file_id, status="quarantined", error=reason, format=format_name)
         record_validation(conn, file_id, stage, suite, success=False, failed=failed, evaluated=evaluated)
     log.info("quarantined %s", reason)  # the CLI prints it, the Airflow task fails with it
     return IngestOutcome(
