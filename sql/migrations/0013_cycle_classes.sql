@@ -76,7 +76,7 @@ returns table (fade_series text, capacity_ah double precision, energy_wh double 
 language sql stable as $$
     with
 
-    convention as (
+    convention as materialized (
         select blc.anode_half_cell(cell) as anode
     ),
 

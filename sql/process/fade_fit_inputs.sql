@@ -3,8 +3,14 @@
 -- Binds: :cell_id, :formation_cycles.
 with
 
-convention as (
+convention as materialized (
     select blc.anode_half_cell(:cell_id) as anode
+),
+
+-- materialized: computed once, not once per cycle (the planner would inline the function into the join)
+reference as materialized (
+    select reference_capacity.capacity_ah
+    from blc.reference_capacity(:cell_id, :formation_cycles) as reference_capacity
 )
 
 select
@@ -14,6 +20,6 @@ select
     1 - cycle_stats.coulombic_efficiency as coulombic_inefficiency
 from blc.cycle_stats as cycle_stats
 cross join convention
-cross join blc.reference_capacity(:cell_id, :formation_cycles) as reference
+cross join reference
 where cycle_stats.cell_id = :cell_id and cycle_stats.complete and cycle_stats.cycle_class = 'ageing'
 order by cycle_stats.cycle_index

@@ -9,7 +9,7 @@
 -- Binds: :cell_id, :formation_cycles. Replaces the cell's rows (the caller deletes them first).
 with
 
-convention as (
+convention as materialized (
     select blc.anode_half_cell(:cell_id) as anode
 ),
 
@@ -34,7 +34,7 @@ cycles as (
     where cycle_stats.cell_id = :cell_id
 ),
 
-series_reference as (
+series_reference as materialized (
     select fade_reference.fade_series, fade_reference.capacity_ah, fade_reference.energy_wh
     from blc.fade_reference(:cell_id, :formation_cycles) as fade_reference
 )
