@@ -32,6 +32,12 @@ select
     summary.throughput_ah,
     summary.equivalent_full_cycles,
     summary.capacity_basis,
+    summary.ageing_cycles,
+    summary.reference_check_cycles,
+    summary.reference_check_capacity_ah,
+    summary.reference_check_last_retention,
+    summary.reference_check_cycles_to_80,
+    summary.half_cell_basis,
     coalesce(loaded_files.files, 0) as files
 from blc.cell as cell
 inner join blc.project as project on project.project_id = cell.project_id
