@@ -116,3 +116,32 @@ def test_a_full_cell_is_not_taken_for_a_half_cell(engine, blc_env: Path) -> None
     summary = _summary(engine, "tesla")
 
     assert summary["half_cell"] is None and summary["half_cell_basis"] is None
+
+
+def test_a_test_stopped_mid_discharge_does_not_fake_end_of_life(
+    engine, blc_env: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    # A real Maccor file cut 1,714 s into its second cycle's discharge (which runs ~24,500 s to 2.7 V in the
+    # first cycle), ending with a Stop record at 0 A: the file ends at rest, so only the instrument's word
+    # (state S) or the cut-off against the first cycle tells that the discharge is a fraction of the truth.
+    from tests.connectors.test_maccor import stopped_mid_discharge
+
+    source = blc_env / "stopped.022"
+    shutil.copy(stopped_mid_discharge(tmp_path), source)
+
+    pipeline.ingest(source.as_uri())
+    summary = _summary(engine, "stopped")
+    with engine.connect() as conn:
+        last = (
+            conn.execute(
+                sa.text(
+                    "select * from blc.cycle_stats where cell_id = 'stopped' order by cycle_index desc limit 1"
+                )
+            )
+            .mappings()
+            .one()
+        )
+
+    assert last["complete"] is False and "stopped" in last["flags"] and last["cycle_class"] == "partial"
+    assert summary["cycles_to_80"] is None and summary["cycles_to_70"] is None
+    assert summary["last_retention"] is None or summary["last_retention"] > 0.95
