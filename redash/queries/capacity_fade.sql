@@ -1,5 +1,6 @@
--- Retention against cycle index for the chosen cells (one series per cell), complete cycles only:
--- an unfinished last cycle would show as a false drop.
+-- Retention against cycle index for the chosen cells (one series per cell), the cells' ageing cycles only
+-- (capacity_fade.fade_series): an unfinished cycle would show as a false drop, a slow capacity check or a
+-- rate test as a false jump.
 -- cell_id is a multi-select query-based dropdown: Redash renders the chosen cells as 'a','b'.
 with
 
@@ -13,7 +14,7 @@ fade as (
     from blc.capacity_fade as capacity_fade
     where
         capacity_fade.cell_id in ({{ cell_id }})
-        and capacity_fade.complete
+        and capacity_fade.fade_series = 'ageing'
 ),
 
 summaries as (
