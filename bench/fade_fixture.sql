@@ -8,7 +8,7 @@ from generate_series(1, %(cells)s) as c;
 
 insert into blc.capacity_fade (
     cell_id, cycle_index, discharge_capacity_ah, discharge_energy_wh,
-    retention, energy_retention, coulombic_efficiency, complete
+    retention, energy_retention, coulombic_efficiency, complete, cycle_class, fade_series, capacity_ah
 )
 select
     'fade_' || lpad(c::text, 5, '0'),
@@ -18,7 +18,10 @@ select
     1 - 0.0002 * n,
     1 - 0.00021 * n,
     0.999,
-    true
+    true,
+    'ageing',
+    'ageing',
+    1.1 * (1 - 0.0002 * n)
 from generate_series(1, %(cells)s) as c, generate_series(1, %(cycles)s) as n;
 
 insert into blc.cell_summary (cell_id, reference_capacity_ah, cycles, complete_cycles, processor_version)

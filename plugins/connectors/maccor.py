@@ -11,7 +11,23 @@
   step-scope reported counters (``step_charging_capacity_ah``…), split by state.
 - ``Cyc#`` is the instrument's cycle counter (→ ``cycle_count``). Some procedures never advance it
   (``xTESLADIAG_000019_CH70.070``: ~30 cycles under Cyc# 1); the pipeline's cycle rule finds those cycles.
-- ``DPt Time`` is the lab's local wall-clock time (``MM/DD/YYYY hh:mm:ss``).
+- ``DPt Time`` is the lab's local wall-clock time (``MM/DD/YYYY hh:mm:ss``; a row at exactly midnight is
+  written as the date alone).
+- ``State`` ``S`` is the record written when the test was stopped before its procedure ended it (operator,
+  safety limit, alarm): it becomes ``instrument_stop`` = 1 (0 on every other record), and the cycle holding
+  it is not complete. ``O`` is not a stop: it is the record of the procedure's own End step, after the last
+  step ended on its limit (``O``/193, the last row of ``PredictionDiagnostics_000109_tztest.010``,
+  ``maccor_001.txt`` and the EIS file). ``ES`` (end status) is not used for stops: below 128 it marks a
+  reading inside a step (0 on the step's first reading; 1 and 5 on the readings logged after it), from 128
+  to 255 the reading that ended the step on one of its own end conditions (BEEP's reading of it; in the
+  files we hold 129 closes rests ended on time, 132/133 charges and discharges ended on current or
+  voltage). No public reader or document we found names a code for a stop, a safety limit or an
+  interruption.
+- Exports in milli-units name them in the header (``Current [mA]``, ``Current (mA)``, ``Voltage (mV)``,
+  ``Cap. [mAh]``, ``Capacity (mAh)``, ``Energy (mWh)``, and the WMG/SIMBA exports' ``mAmps``, ``mAmp-hr``,
+  ``mWatt-hr``): converted to A, V, Ah, Wh.
+- Some exports end every data row with a tab (one empty field more than the header): read as if it were
+  not there; a value in that place is an error naming its line.
 - Auxiliary channels come as ``Aux #1`` followed by a `` Units`` column; the first one measured in °C
   with a plausible first reading (−60…150 °C: an unplugged thermocouple reads about −2500) becomes
   ``temperature_t1_celsius``.
@@ -35,7 +51,7 @@ from connectors.errors import CorruptFile
 from connectors.tabular import ColumnRule, MappedColumn, read_header_row, stream_headed_csv
 
 NAME = "maccor_text"
-PARSER_VERSION = "1"
+PARSER_VERSION = "2"  # 2: instrument_stop (State S), milli-unit headers, trailing tabs, midnight dates
 
 #: Exact Maccor header → rule and factor to SI. Maccor's headers are fixed strings, so they are matched
 #: whole ("Step" is the step number, "Step (Sec)" the step time). Both flavours' names are here.
@@ -65,8 +81,39 @@ _COLUMNS: dict[str, tuple[ColumnRule, float]] = {
     "DPT Time": (ColumnRule("unix_time_second", "time", kind="text"), 1.0),
     "DCIR/Ohms": (ColumnRule("internal_resistance_ohm", "resistance"), 1.0),
 }
-#: Each flavour's record, current, voltage and state headers: one set must be complete.
-_FLAVOURS = (("Rec#", "Amps", "Volts", "State"), ("Rec", "Current [A]", "Voltage [V]", "Md"))
+#: Headers that carry their unit, e.g. ``Current [mA]``, ``Voltage (mV)``, ``Cap. [mAh]``, ``Amp-hr (mAh)``,
+#: ``mAmps``: base name → (rule, the unit it must be in).
+_AH = ("Ah", "A-hr", "AHr")
+_WH = ("Wh", "W-hr", "WHr")
+_UNIT_BASES: dict[str, tuple[ColumnRule, tuple[str, ...]]] = {
+    **dict.fromkeys(("Amps", "Current"), (ColumnRule("_amps", "current"), ("A",))),
+    **dict.fromkeys(("Volts", "Voltage"), (ColumnRule("voltage_volt", "voltage"), ("V",))),
+    **dict.fromkeys(("Amp-hr", "Cap.", "Capacity"), (ColumnRule("_amp_hr", "capacity"), _AH)),
+    **dict.fromkeys(("Watt-hr", "Ener.", "Energy"), (ColumnRule("_watt_hr", "energy"), _WH)),
+}
+_PREFIXES = {"": 1.0, "m": 1e-3, "µ": 1e-6, "u": 1e-6}
+_BASES = "|".join(re.escape(base) for base in _UNIT_BASES)
+_WITH_UNIT = re.compile(rf"^(?P<base>{_BASES})\s*[\[(](?P<prefix>[mµu]?)(?P<unit>[A-Za-z-]+)[\])]$")
+_GLUED = re.compile(r"^(?P<prefix>[mµu])(?P<base>Amps|Volts|Amp-hr|Watt-hr)$")
+#: A header row starts with the record number and names a current, a voltage and a state column.
+_RECORD_HEADERS = ("Rec#", "Rec")
+
+
+def column_rule(header: str) -> tuple[ColumnRule, float] | None:
+    """The rule and factor to SI of a Maccor header: exact names first, then names that carry their unit."""
+    known = _COLUMNS.get(header)
+    if known is not None:
+        return known
+    match = _WITH_UNIT.match(header) or _GLUED.match(header)
+    if match is None:
+        return None
+    rule, units = _UNIT_BASES[match.group("base")]
+    unit = match.groupdict().get("unit") or units[0]
+    if unit not in units:
+        return None
+    return rule, _PREFIXES[match.group("prefix")]
+
+
 _TIME_COLUMNS = ("TestTime", "StepTime")
 #: Plausible first reading of an auxiliary temperature channel, °C.
 _AUX_CELSIUS = (-60.0, 150.0)
@@ -75,16 +122,20 @@ _PRODUCED = {
     "_amps": ("current_ampere",),
     "_amp_hr": ("step_charging_capacity_ah", "step_discharging_capacity_ah"),
     "_watt_hr": ("step_charging_energy_wh", "step_discharging_energy_wh"),
-    "_state": (),
+    "_state": ("instrument_stop",),
 }
 _HEADER_SEARCH_LINES = 40
 
 
 def find_header_line(text: str) -> int | None:
-    """1-based line of the column header (``Rec#`` or ``Rec`` first) among the first lines, or None."""
+    """1-based line of the column header (``Rec#`` or ``Rec`` first, with a current, a voltage and a state
+    column) among the first lines, or None."""
     for number, line in enumerate(text.splitlines()[:_HEADER_SEARCH_LINES], start=1):
         cells = [cell.strip() for cell in line.split("\t")]
-        if cells and any(cells[0] == flavour[0] and set(flavour) <= set(cells) for flavour in _FLAVOURS):
+        if not cells or cells[0] not in _RECORD_HEADERS:
+            continue
+        kinds = {rule.canonical for rule, _ in filter(None, map(column_rule, cells))}
+        if {"_amps", "voltage_volt", "_state"} <= kinds:
             return number
     return None
 
@@ -127,7 +178,15 @@ class MaccorText(Connector):
             mapping=(mapped, unmapped),
             produces=produced,
             decimal=decimal,
+            trailing_empty_field=_rows_end_with_a_tab(headers, sample),
         )
+
+
+def _rows_end_with_a_tab(headers: list[str], sample: list[list[str]]) -> bool:
+    """Every sampled data row holds one field more than the header names, empty on the first row: the export
+    ends each row with a tab (the header line without one). A row with a value there is refused by the
+    reader, naming its line."""
+    return bool(sample) and not sample[0][-1].strip() and all(len(row) == len(headers) + 1 for row in sample)
 
 
 def _first_rows(head: str, header_line: int, count: int = 50) -> list[list[str]]:
@@ -138,7 +197,14 @@ def _first_rows(head: str, header_line: int, count: int = 50) -> list[list[str]]
 
 def _uses_decimal_comma(headers: list[str], sample: list[list[str]]) -> bool:
     """Decimal commas: the voltage column reads like ``3,4625``."""
-    column = next((headers.index(h) for h in ("Volts", "Voltage [V]") if h in headers), None)
+    column = next(
+        (
+            i
+            for i, h in enumerate(headers)
+            if (column_rule(h) or (None,))[0] == ColumnRule("voltage_volt", "voltage")
+        ),
+        None,
+    )
     if column is None:
         return False
     values = [row[column].strip() for row in sample if column < len(row) and row[column].strip()]
@@ -157,7 +223,7 @@ def _map(
     unmapped: list[str] = []
     taken: set[str] = set()
     for position, header in enumerate(headers):
-        known = _COLUMNS.get(header)
+        known = column_rule(header)
         if header in _TIME_COLUMNS and known is not None and not _looks_like_duration(sample, position):
             factor = _clock_factor(headers, sample, position, decimal)
             known = (ColumnRule(known[0].canonical, "time"), factor)
@@ -258,6 +324,9 @@ def _finish(frame: pd.DataFrame) -> pd.DataFrame:
     amps = frame.pop("_amps").to_numpy(dtype=np.float64)
     charging = (state == "C").to_numpy(dtype=bool, na_value=False)
     discharging = (state == "D").to_numpy(dtype=bool, na_value=False)
+    # State S: the record Maccor writes when the test was stopped (by the operator, a safety limit or an
+    # alarm) before its procedure ended it.
+    frame["instrument_stop"] = (state == "S").to_numpy(dtype=bool, na_value=False).astype(np.int64)
     # + for C, − for D whatever sign the export wrote; other states (rest, EIS…) keep the value as written.
     frame["current_ampere"] = np.where(charging, np.abs(amps), np.where(discharging, -np.abs(amps), amps))
     for helper, (charge_name, discharge_name) in (

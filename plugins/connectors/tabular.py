@@ -3,12 +3,17 @@
 The fast path is pyarrow's multithreaded CSV reader. It reports neither the line of a malformed row nor of a
 value that is not a number, so when it refuses a file we re-scan it line by line (the error path only) to
 name the first broken line and the rule it breaks.
+
+One broken line is not fatal: the file's last line when it holds fewer fields than the header (an export
+cut off mid-row, with or without a line end after it). It is left out and the read says so in its
+`warnings`; the same fault on any other line still refuses the file.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -19,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from connectors.base import StreamedRead, to_canonical
@@ -118,6 +124,11 @@ def read_header_row(path: Path, header_line: int, delimiter: str = ",", encoding
 _TEXT_KINDS = ("text", "duration")
 
 
+#: Column name for the empty field after the last column in files whose rows end with the delimiter (no
+#: vendor header can be this: it holds a NUL).
+_TRAILING_FIELD = "\x00trailing"
+
+
 def iter_mapped_table(
     path: Path,
     *,
@@ -128,47 +139,72 @@ def iter_mapped_table(
     chunk_rows: int,
     delimiter: str = ",",
     decimal: str = ".",
+    warnings: list[str] | None = None,
+    trailing_empty_field: bool = False,
 ) -> Iterator[pd.DataFrame]:
     """Stream the mapped columns of a delimited file (header on `header_line`, data after) as frames of about
     `chunk_rows` rows, vendor values already scaled to SI. Raises CorruptFile naming the first broken line
-    (possibly after earlier chunks were yielded: callers load inside one transaction)."""
+    (possibly after earlier chunks were yielded: callers load inside one transaction).
+
+    Given a `warnings` list, a last line with fewer fields than the header (cut off mid-row) is left out and
+    a sentence naming it is added to the list (once, however often the file is read). With
+    `trailing_empty_field`, every data row ends with the delimiter (one empty field more than the header
+    names); a row whose extra field is not empty is broken."""
+    names = [*headers, _TRAILING_FIELD] if trailing_empty_field else headers
     column_types: dict[str, pa.DataType] = {
         c.header: (pa.string() if c.rule.kind in _TEXT_KINDS else pa.float64()) for c in columns
     }
-    bad_rows: list[int] = []
+    included = [c.header for c in columns]
+    if trailing_empty_field:
+        column_types[_TRAILING_FIELD] = pa.string()
+        included.append(_TRAILING_FIELD)
+    bad_rows: list[tuple[int, str]] = []
 
     def on_invalid_row(row: pacsv.InvalidRow) -> str:
-        bad_rows.append(row.actual_columns)
+        bad_rows.append((row.actual_columns, row.text))
         return "skip"
 
     def broken() -> CorruptFile:
-        return locate_broken_line(path, file_label, header_line, headers, columns, delimiter, decimal)
+        return locate_broken_line(
+            path,
+            file_label,
+            header_line,
+            headers,
+            columns,
+            delimiter,
+            decimal,
+            trailing_empty_field=trailing_empty_field,
+        )
 
     # pyarrow's own streaming reader reads ahead without bound (~200 MB extra measured on a 5M-row file),
     # so the file is cut here into blocks of whole lines, each parsed by the multithreaded reader.
-    read_options = pacsv.ReadOptions(column_names=headers, block_size=1 << 22)
+    read_options = pacsv.ReadOptions(column_names=names, block_size=1 << 22)
     parse_options = pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid_row)
     convert_options = pacsv.ConvertOptions(
         column_types=column_types,
-        include_columns=[c.header for c in columns],
+        include_columns=included,
         strings_can_be_null=True,
         decimal_point=decimal,
     )
     block_bytes = _block_bytes(path, header_line, chunk_rows)
     with path.open("rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
         for _ in range(header_line):
             handle.readline()
+        lines_before = header_line  # physical lines of the file before the block
         carry = b""
         while True:
             data = handle.read(block_bytes)
             if not data:
                 block, carry = carry, b""
+                last_block = True
             else:
                 cut = data.rfind(b"\n")
                 if cut < 0:
                     carry += data
                     continue
                 block, carry = carry + data[: cut + 1], data[cut + 1 :]
+                last_block = not carry and handle.tell() >= size
             if not block:
                 break
             try:
@@ -180,12 +216,48 @@ def iter_mapped_table(
                 )
             except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
                 raise broken() from exc
-            del block
             if bad_rows:
+                cut_off = (
+                    _cut_off_last_line(block, bad_rows, lines_before, len(names)) if last_block else None
+                )
+                if warnings is None or cut_off is None:
+                    raise broken()
+                line, found = cut_off
+                note = f"line {line} is cut off ({found} of {len(headers)} fields) and was not loaded"
+                if note not in warnings:
+                    warnings.append(note)
+                bad_rows.clear()
+            if trailing_empty_field and _has_text(table.column(_TRAILING_FIELD)):
                 raise broken()
+            lines_before += block.count(b"\n")
+            del block
             frame = table_to_frame(table, columns)
             del table
             yield frame
+
+
+def _cut_off_last_line(
+    block: bytes, bad_rows: list[tuple[int, str]], lines_before: int, expected: int
+) -> tuple[int, int] | None:
+    """(line number, fields) of the block's last line when it is the only row the parser set aside and it
+    holds fewer fields than expected: a row cut off mid-way. None for any other fault."""
+    if len(bad_rows) != 1:
+        return None
+    found, text = bad_rows[0]
+    lines = block.split(b"\n")
+    while lines and not lines[-1].rstrip(b"\r"):
+        lines.pop()  # blank lines, which the parser skips
+    if not lines or found >= expected or b"\x00" in lines[-1]:
+        return None  # binary bytes are damage, not a row cut short
+    if lines[-1].rstrip(b"\r").decode("utf-8", errors="replace") != text:
+        return None  # the set-aside row is not the last line
+    return lines_before + len(lines), found
+
+
+def _has_text(values: pa.ChunkedArray) -> bool:
+    """Whether any value of a text column is more than blanks."""
+    trimmed = pc.utf8_trim_whitespace(values)
+    return bool(pc.any(pc.not_equal(trimmed, "")).as_py())
 
 
 def table_to_frame(
@@ -223,8 +295,11 @@ def locate_broken_line(
     delimiter: str,
     decimal: str = ".",
     clean: Callable[[str], str] | None = None,
+    *,
+    trailing_empty_field: bool = False,
 ) -> CorruptFile:
-    """Scan the file (slowly, error path only) for the first line that breaks the table's rules."""
+    """Scan the file (slowly, error path only) for the first line that breaks the table's rules. With
+    `trailing_empty_field`, every row ends with the delimiter: one empty field after the last column."""
     numeric = {headers.index(c.header): c.header for c in columns if c.rule.kind not in _TEXT_KINDS}
     expected = len(headers)
     with path.open("rb") as handle:
@@ -241,11 +316,20 @@ def locate_broken_line(
             if not text.strip():
                 continue
             fields = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
-            if len(fields) != expected:
+            if trailing_empty_field and len(fields) == expected + 1:
+                if fields[-1].strip():
+                    return CorruptFile(
+                        file_label,
+                        f"a field after the last column {headers[-1]!r} ({fields[-1][:40]!r}); the rows end"
+                        " with an empty one",
+                        line=number,
+                    )
+                fields = fields[:-1]
+            elif len(fields) != expected:
                 ending = "" if raw.endswith(b"\n") else " (last line, no newline: truncated mid-row?)"
-                return CorruptFile(
-                    file_label, f"expected {expected} fields, found {len(fields)}{ending}", line=number
-                )
+                after = " and an empty one after them" if trailing_empty_field else ""
+                wanted = f"{expected} fields{after}"
+                return CorruptFile(file_label, f"expected {wanted}, found {len(fields)}{ending}", line=number)
             for index, header in numeric.items():
                 value = fields[index].strip()
                 if value and not is_number(value if decimal == "." else value.replace(decimal, ".")):
@@ -296,7 +380,11 @@ def timestamps_to_unix_seconds(
     first = values.dropna()
     if first.empty:
         return np.full(len(values), np.nan)
-    sample = str(first.iloc[0]).strip()
+    # The format is judged on a value with a time of day: a chunk may start on a midnight written as the date
+    # alone (below).
+    head = first.iloc[:1000]
+    timed = head[head.astype("string").str.contains(r"\d[ T]+\d", regex=True).fillna(False)]
+    sample = str((timed if not timed.empty else first).iloc[0]).strip()
     for fmt in _TIMESTAMP_FORMATS:
         try:
             pd.to_datetime(sample, format=fmt)
@@ -307,6 +395,11 @@ def timestamps_to_unix_seconds(
     else:
         raise CorruptFile(file_label, f"column {column!r}: timestamp {sample!r} is in no known format")
     bad = parsed.isna() & values.notna()
+    if bad.any() and " " in fmt:
+        # Midnight written as the date alone (Maccor: ``10/22/2019``, then ``10/22/2019 00:00:01``).
+        date_only = pd.to_datetime(values[bad].str.strip(), format=fmt.split(" ", 1)[0], errors="coerce")
+        parsed = parsed.where(~bad, date_only)
+        bad = parsed.isna() & values.notna()
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise CorruptFile(
@@ -387,17 +480,21 @@ def stream_headed_csv(
     mapping: tuple[list[MappedColumn], list[str]] | None = None,
     produces: tuple[str, ...] | None = None,
     decimal: str = ".",
+    trailing_empty_field: bool = False,
 ) -> StreamedRead:
     """A delimited file with its header on `header_line`, read in chunks: map the columns by `rules` (or take
     a ready `mapping`), convert text timestamps to UTC seconds and ``d hh:mm:ss`` durations to seconds, and
     fill gaps in the instrument's `counters` from their neighbours. `finish` turns each chunk canonical
     (dtypes, vendor fix-ups); columns whose canonical name starts with ``_`` are helpers for `finish`, always
     read, and `produces` names what `finish` makes of them. `decimal` is the decimal mark (``,`` in
-    some European exports)."""
+    some European exports). `trailing_empty_field`: every data row ends with the delimiter (one empty field
+    after the last column). A last line cut off mid-row is left out with a sentence in the read's
+    `warnings`."""
     label = path.name
     headers = read_header_row(path, header_line=header_line, delimiter=delimiter)
     mapped, unmapped = mapping if mapping is not None else map_headers(headers, rules, label)
     first_line = header_line + 1
+    warnings: list[str] = []
 
     def chunks(wanted: Sequence[str] | None) -> Iterator[pd.DataFrame]:
         selected = [
@@ -416,6 +513,8 @@ def stream_headed_csv(
             chunk_rows=chunk_rows,
             delimiter=delimiter,
             decimal=decimal,
+            warnings=warnings,
+            trailing_empty_field=trailing_empty_field,
         ):
             if frame.empty:
                 continue
@@ -465,6 +564,7 @@ def stream_headed_csv(
         first_data_line=first_line,
         metadata=metadata or {},
         unmapped_columns=tuple(unmapped),
+        warnings=warnings,
     )
 
 

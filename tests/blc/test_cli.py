@@ -50,9 +50,10 @@ def test_ingest_cycles_fade_cells_and_reingest(blc_env: Path) -> None:
 
 def test_rejected_file_exits_nonzero_with_one_line_reason(blc_env: Path) -> None:
     bad = blc_env / "bad_cell.csv"
-    # Cut off mid-row, then a line end: a complete last line with too few fields. (A last line without a
-    # line end is left out with a warning instead: it may still be being written.)
-    bad.write_bytes((DATA / "arbin" / "arbin_example.csv").read_bytes()[:12_345] + b"\n")
+    # A line end inserted mid-row, rows after it: a line with too few fields. (A cut-off last line is left
+    # out with a warning instead.)
+    content = (DATA / "arbin" / "arbin_example.csv").read_bytes()
+    bad.write_bytes(content[:12_345] + b"\n" + content[12_345:])
 
     result = blc("ingest", str(bad))
 

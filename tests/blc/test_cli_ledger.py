@@ -29,11 +29,11 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 
 def broken_copy(folder: Path, name: str = "bad_cell.csv") -> Path:
-    """arbin_example.csv cut off mid-row, then a line end: the last row has too few fields (a truncated
-    copy, as in tests/dags/test_blc_watch_e2e.py, that ends with a complete line whatever the pipeline
-    does with a last line still being written)."""
+    """arbin_example.csv with a line end inserted mid-row: that row has too few fields and rows follow it
+    (a cut-off last line alone is left out with a warning instead)."""
     bad = folder / name
-    bad.write_bytes(EXAMPLE.read_bytes()[:12_345] + b"\n")
+    content = EXAMPLE.read_bytes()
+    bad.write_bytes(content[:12_345] + b"\n" + content[12_345:])
     return bad
 
 

@@ -78,7 +78,8 @@ def test_new_content_at_same_uri_supersedes_old_rows(engine, blc_env: Path) -> N
 
 def test_corrupt_file_quarantined_with_reason_and_no_rows(engine, blc_env: Path) -> None:  # type: ignore[no-untyped-def]
     path = blc_env / "truncated.csv"
-    path.write_bytes(EXAMPLE.read_bytes()[:50_000] + b"\n")  # a row cut short, then ended
+    content = EXAMPLE.read_bytes()
+    path.write_bytes(content[:50_000] + b"\n" + content[50_000:])  # a row cut short, ended, more rows after
 
     outcome, processed = pipeline.ingest(path.as_uri())
 

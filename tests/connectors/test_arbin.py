@@ -103,7 +103,12 @@ def _corrupt(tmp_path: Path, mutate) -> Path:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(
     ("mutate", "line", "words"),
     [
-        pytest.param(lambda ls: [*ls[:100], ls[100][:25]], 101, "truncated", id="truncated-mid-row"),
+        pytest.param(
+            lambda ls: [*ls[:100], ls[100][:25] + b"\n", *ls[101:]],
+            101,
+            "fields, found",
+            id="truncated-mid-row",
+        ),
         pytest.param(
             lambda ls: [*ls[:40], ls[40].rstrip(b"\r\n") + b",7,8\n", *ls[41:]],
             41,

@@ -138,7 +138,12 @@ def _corrupt(tmp_path: Path, mutate) -> Path:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(
     ("mutate", "line", "words"),
     [
-        pytest.param(lambda ls: [*ls[:500], ls[500][:40]], 501, "truncated", id="truncated-mid-row"),
+        pytest.param(
+            lambda ls: [*ls[:500], ls[500][:40] + b"\n", *ls[501:]],
+            501,
+            "fields, found",
+            id="truncated-mid-row",
+        ),
         pytest.param(
             lambda ls: [*ls[:999], ls[999].replace(b",3.4290837,", b",3.42x0837,"), *ls[1000:]],
             1000,

@@ -216,7 +216,9 @@ def _broken(tmp_path: Path, mutate) -> Path:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(
     ("mutate", "line", "words"),
     [
-        pytest.param(lambda ls: [*ls[:20], ls[20][:12]], 21, "truncated", id="truncated-mid-row"),
+        pytest.param(
+            lambda ls: [*ls[:20], ls[20][:12] + b"\n", *ls[21:]], 21, "fields, found", id="truncated-mid-row"
+        ),
         pytest.param(
             lambda ls: [*ls[:10], ls[10].replace(b",3.95,", b",3.9x5,"), *ls[11:]],
             11,

@@ -226,7 +226,9 @@ def _broken(tmp_path: Path, mutate) -> Path:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(
     ("mutate", "line", "words"),
     [
-        pytest.param(lambda ls: [*ls[:10], ls[10][:20]], 11, "truncated", id="truncated-mid-row"),
+        pytest.param(
+            lambda ls: [*ls[:10], ls[10][:20] + b"\n", *ls[11:]], 11, "fields, found", id="truncated-mid-row"
+        ),
         pytest.param(
             lambda ls: [*ls[:6], ls[6].replace(b";4,150;", b";4,1x0;"), *ls[7:]],
             7,

@@ -356,7 +356,13 @@ def _mutated(tmp_path: Path, source: Path, mutate) -> Path:  # type: ignore[no-u
 @pytest.mark.parametrize(
     ("source", "mutate", "line", "words"),
     [
-        pytest.param(UIO, lambda ls: [*ls[:100], ls[100][:30]], 101, "truncated", id="flat-truncated"),
+        pytest.param(
+            UIO,
+            lambda ls: [*ls[:100], ls[100][:30] + b"\n", *ls[101:]],
+            101,
+            "fields, found",
+            id="flat-truncated",
+        ),
         pytest.param(
             UIO,
             lambda ls: [*ls[:722], ls[722].replace(b",2.8804,", b",2.88x4,"), *ls[723:]],

@@ -30,7 +30,8 @@ def test_watch_run_ingests_folder_quarantines_bad_file_and_labels_tasks(
     shutil.copy2(
         DATA / "arbin" / "2017-05-09_test-TC-contact_CH33_Metadata.csv", blc_env / "ch33_Metadata.csv"
     )
-    (blc_env / "broken.csv").write_bytes((DATA / "arbin" / "arbin_example.csv").read_bytes()[:40_000] + b"\n")
+    content = (DATA / "arbin" / "arbin_example.csv").read_bytes()
+    (blc_env / "broken.csv").write_bytes(content[:40_000] + b"\n" + content[40_000:])  # a row cut in two
 
     run = _dag("blc_watch").test()
 
