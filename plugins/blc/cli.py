@@ -5,6 +5,7 @@
     blc files [--status S] [--format table|csv|json] [--all]
     blc status FILE_OR_ID
     blc cells | cycles CELL_ID | fade CELL_ID  [--format table|csv|json] [--all]
+    blc impedance CELL_ID [--format table|csv|json] [--all]
     blc reprocess [CELL_ID…] [--all]
     blc export CELL_ID --to DIR [--format bdf|batteryarchive] [--parquet]
     blc redash sync|refresh
@@ -132,6 +133,18 @@ FADE_COLUMNS = (
     "equivalent_full_cycles",
     "complete",
 )
+#: `blc impedance --format table` without `--all`: column → header.
+IMPEDANCE_TABLE = {
+    "sweep": "sweep",
+    "point": "point",
+    "cycle_index": "cycle",
+    "test_time_second": "time_s",
+    "frequency_hertz": "freq_Hz",
+    "real_impedance_ohm": "Re_ohm",
+    "imaginary_impedance_ohm": "Im_ohm",
+    "absolute_impedance_ohm": "|Z|_ohm",
+    "phase_degree": "phase_deg",
+}
 #: `blc files` without `--all`, and what `--all` shows.
 FILE_COLUMNS = ("file", "file_id", "cell", "format", "status", "rows", "first_seen", "updated_at", "reason")
 FILE_COLUMNS_ALL = LEDGER_COLUMNS
@@ -232,6 +245,18 @@ def _parser() -> argparse.ArgumentParser:
         table.add_argument("cell_id")
         table.add_argument("--format", choices=["table", "csv", "json"], default="table", help=_FORMAT_HELP)
         table.add_argument("--all", action="store_true", help="every column, not only the usual ones")
+
+    impedance = command(
+        "impedance",
+        "impedance spectra (EIS) of a cell",
+        description="Impedance spectra of a cell, one row per point: the sweeps numbered through the cell, "
+        "the cycle each was measured in or after, test time, frequency, Re(Z), Im(Z) (negative: "
+        "capacitive), |Z| and phase (arg Z). The table: time_s = test_time_second, Im_ohm = "
+        "imaginary_impedance_ohm; csv and json: every column (file, file_sweep, DC current and voltage …).",
+    )
+    impedance.add_argument("cell_id")
+    impedance.add_argument("--format", choices=["table", "csv", "json"], default="table", help=_FORMAT_HELP)
+    impedance.add_argument("--all", action="store_true", help="every column in the table too")
 
     reprocess = command(
         "reprocess", "recompute statistics and fade from stored samples (no raw file is read)"
@@ -337,6 +362,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.command in ("cycles", "fade"):
         return _cycles_or_fade(args, engine)
+    if args.command == "impedance":
+        return _impedance(args, engine)
     if args.command == "export":
         from blc.export import ExportError, export_cell
 
@@ -531,6 +558,21 @@ def _cycles_or_fade(args: argparse.Namespace, engine: Engine) -> int:
         print_table(table[list(headers)], headers)
     else:
         emit(table[list(CYCLE_COLUMNS if args.command == "cycles" else FADE_COLUMNS)], args.format)
+    return EXIT_OK
+
+
+def _impedance(args: argparse.Namespace, engine: Engine) -> int:
+    from blc.queries import impedance_table, unknown_cells
+
+    table = impedance_table(engine, args.cell_id)
+    if table.empty:
+        if unknown_cells(engine, [args.cell_id]):
+            raise BadInput(f"no cell {args.cell_id!r} (see `blc cells`)")
+        raise BadInput(f"cell {args.cell_id!r} has no impedance spectra (none of its files held EIS records)")
+    if args.format == "table" and not args.all:
+        print_table(table[list(IMPEDANCE_TABLE)], IMPEDANCE_TABLE)
+    else:
+        emit(table, args.format)
     return EXIT_OK
 
 

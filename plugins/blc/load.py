@@ -1,5 +1,5 @@
-"""The load: one transaction that puts a file's rows into blc.timeseries, with its per-cycle statistics
-and ledger row. One path for new, replaced and grown files (`load`)."""
+"""The load: one transaction that puts a file's rows into blc.timeseries, with its per-cycle statistics,
+impedance spectra and ledger row. One path for new, replaced and grown files (`load`)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from sqlalchemy.engine import Connection, Engine
 from blc import db, ledger
 from blc.catalog import ensure_cell, ensure_project, record_validation, store_vendor_summary
 from blc.file_stats import gathering, store_file_cycle_stats
+from blc.impedance import ImpedanceSplit
 from blc.numbering import VALIDATION_BATCH_CHUNKS, Numbering, numbered_chunks
 from blc.settings import Settings
-from blc.validation import CANONICAL_SUITE
+from blc.validation import CANONICAL_SUITE, ValidationFailed
 from connectors import companions, share
 from connectors.base import StreamedRead
 from processors.cycles import CounterStuck, CycleAssignment, CycleRule
@@ -141,6 +142,8 @@ class Loaded:
     rows: int
     rule: str
     replaced_cells: tuple[str, ...]
+    #: Impedance points stored in blc.impedance_spectrum (not among `rows`).
+    impedance_points: int = 0
 
 
 def load(
@@ -156,7 +159,10 @@ def load(
 ) -> Loaded:
     """The one load path, in one transaction: the file is parsed whole and numbered into cycles as it
     streams; its rows are validated and COPYed; its per-cycle statistics, vendor summary and ledger row are
-    written; nothing is visible before the commit.
+    written; nothing is visible before the commit. Impedance (EIS) rows never become time-series rows: they
+    are taken out before numbering, validation and statistics see the rows, and stored in
+    blc.impedance_spectrum (the file's `rows` count the time-series rows only; a grown file's are stored
+    again whole).
 
     - A new or replaced file (`grown` None): the rows of its URI's earlier versions are deleted first
       (they are superseded) and every row is written.
@@ -176,6 +182,7 @@ def load(
     kept_rows = 0 if grown is None else grown.rows
     stored = {*stream.columns, "cycle_index", "record_index"}
     columns = ["cell_id", "file_id", *(c for c in TIMESERIES_COLUMNS if c in stored)]
+    impedance = ImpedanceSplit()
     with engine.begin() as conn:
         replaced_cells = _make_room(conn, stream, target, grown)
         numbering = Numbering(plan)
@@ -199,13 +206,23 @@ def load(
             gathered.stats,
             keep_from_row=kept_rows,
             stats_from_cycle=None if grown is None else grown.last_cycle_index,
+            impedance=impedance,
         )
-        rows = db.copy_frames(
-            conn, "blc.timeseries", chunks, columns, constants={"cell_id": target.cell_id, "file_id": file_id}
-        )
-        if grown is None or rows:  # a grown file's new bytes without rows (a blank line): nothing to check
-            validator.finish()
+        try:
+            rows = db.copy_frames(
+                conn,
+                "blc.timeseries",
+                chunks,
+                columns,
+                constants={"cell_id": target.cell_id, "file_id": file_id},
+            )
+            # Nothing to check: a grown file's new bytes without rows (a blank line), a file of sweeps only.
+            if rows or (grown is None and not impedance.points):
+                validator.finish()
+        except ValidationFailed as exc:
+            raise impedance.in_file_lines(exc, stream.first_data_line) from None
         rule = _cycle_rule(numbering, grown)
+        points = impedance.store(conn, target.cell_id, file_id)
         store_file_cycle_stats(conn, file_id, gathered, target.label)
         if target.summary is not None:
             store_vendor_summary(conn, file_id, target.summary, "cycle_count" in stream.columns)
@@ -241,7 +258,15 @@ def load(
         log.info(
             "%s: grew by %d rows; cycles from %d on recomputed", target.label, rows, grown.last_cycle_index
         )
-    return Loaded(file_id, rows, rule, tuple(replaced_cells))
+    if points:
+        log.info(
+            "%s: %d impedance points in %d sweeps stored in blc.impedance_spectrum, apart from the time"
+            " series (not counted in its rows)",
+            target.label,
+            points,
+            impedance.sweeps,
+        )
+    return Loaded(file_id, rows, rule, tuple(replaced_cells), points)
 
 
 def _make_room(conn: Connection, stream: StreamedRead, target: Target, grown: Grown | None) -> list[str]:
@@ -258,6 +283,8 @@ def _make_room(conn: Connection, stream: StreamedRead, target: Target, grown: Gr
                 {"file": grown.file_id, "cycle": grown.last_cycle_index},
             )
         conn.execute(sa.text("delete from blc.vendor_cycle_summary where file_id = :f"), {"f": grown.file_id})
+        # A grown file's sweeps are taken from the whole file again (a sweep may have grown too).
+        conn.execute(sa.text("delete from blc.impedance_spectrum where file_id = :f"), {"f": grown.file_id})
         return []
     project_id = ensure_project(conn, target.project)
     ensure_cell(conn, target.cell_id, project_id, stream.format, stream.metadata)
@@ -283,7 +310,8 @@ def _cycle_rule(numbering: Numbering, grown: Grown | None) -> str:
 
 
 def replace_rows(conn: Connection, file_ids: list[int]) -> list[str]:
-    """Delete the time-series rows of these files; return the cells they belonged to."""
+    """Delete the time-series rows (and impedance spectra) of these files; return the cells they belonged
+    to."""
     cells = (
         conn.execute(
             sa.text(
@@ -299,4 +327,5 @@ def replace_rows(conn: Connection, file_ids: list[int]) -> list[str]:
     conn.execute(sa.text("delete from blc.file_cycle_stats where file_id = any(:ids)"), {"ids": file_ids})
     conn.execute(sa.text("delete from blc.file_curve where file_id = any(:ids)"), {"ids": file_ids})
     conn.execute(sa.text("delete from blc.vendor_cycle_summary where file_id = any(:ids)"), {"ids": file_ids})
+    conn.execute(sa.text("delete from blc.impedance_spectrum where file_id = any(:ids)"), {"ids": file_ids})
     return list(cells)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from blc import failpoints, tuning
+from blc.impedance import ImpedanceSplit, without_impedance
 from connectors.base import StreamedRead
 from connectors.errors import CorruptFile
 from processors.cycle_stats import (
@@ -99,11 +100,14 @@ class Numbering:
 
 def assign_file_cycles(stream: StreamedRead) -> CycleAssignment:
     """A first pass over the current (and the counter, if any) alone: files without a cycle counter, and
-    files whose counter turned out stuck."""
+    files whose counter turned out stuck. Impedance rows are no samples: left out, as the load leaves them."""
     has_counter = "cycle_count" in stream.columns
+    wanted = ["current_ampere", "cycle_count"] if has_counter else ["current_ampere"]
+    if "frequency_hertz" in stream.columns:
+        wanted.append("frequency_hertz")
     currents: list[np.ndarray] = []
     counters: list[np.ndarray] = []
-    for chunk in stream.chunks(["current_ampere", "cycle_count"] if has_counter else ["current_ampere"]):
+    for chunk in map(without_impedance, stream.chunks(wanted)):
         currents.append(chunk["current_ampere"].to_numpy(dtype=np.float32, na_value=np.nan))
         if has_counter:
             counters.append(chunk["cycle_count"].to_numpy(dtype=np.float64, na_value=np.nan))
@@ -119,14 +123,23 @@ def numbered_chunks(
     *,
     keep_from_row: int = 0,
     stats_from_cycle: int | None = None,
+    impedance: ImpedanceSplit | None = None,
 ) -> Iterator[pd.DataFrame]:
     """The file's chunks with their cycle numbers and record indexes, each handed to the validator and to
     the per-cycle statistics before COPY takes it. A grown file's stored rows (before `keep_from_row`) are
     numbered but not yielded: only those of cycles from `stats_from_cycle` on reach the statistics, and the
-    validator resumes after the last of them."""
+    validator resumes after the last of them. `impedance` takes the impedance rows out first (rows are
+    counted without them), and learns the cycle each was measured in."""
     for chunk in stream.chunks(None):
+        if impedance is not None:
+            chunk = impedance.take(chunk)
+            if chunk.empty:
+                impedance.place(np.zeros(0, dtype=np.int32))
+                continue
         offset, n = numbering.rows, len(chunk)
         chunk["cycle_index"] = numbering.number(chunk, label)
+        if impedance is not None:
+            impedance.place(chunk["cycle_index"].to_numpy())
         if "record_index" not in chunk:
             chunk["record_index"] = np.arange(offset + 1, offset + n + 1, dtype=np.int64)
         elif chunk["record_index"].isna().any():

@@ -261,7 +261,7 @@ def _finding(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-# --- cells and their results (blc cells/cycles/fade, the demo, the reprocess DAG) -------------------------
+# --- cells and their results (blc cells/cycles/fade/impedance, the demo, the reprocess DAG) -------------
 
 
 def cell_overview(engine: Engine) -> pd.DataFrame:
@@ -272,6 +272,12 @@ def cell_overview(engine: Engine) -> pd.DataFrame:
 def cycle_table(engine: Engine, cell_id: str) -> pd.DataFrame:
     """A cell's per-cycle statistics with the vendor's own summary beside (sql/queries/cycle_table.sql)."""
     return _frame(engine, "queries/cycle_table", cell_id=cell_id)
+
+
+def impedance_table(engine: Engine, cell_id: str) -> pd.DataFrame:
+    """A cell's impedance spectra, one row per point, sweeps numbered through the cell; cycle and test time
+    stitched (sql/queries/impedance_table.sql)."""
+    return _frame(engine, "queries/impedance_table", cell_id=cell_id)
 
 
 def fade_table(engine: Engine, cell_id: str) -> pd.DataFrame:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("test_time_second", "voltage_volt", "current_ampere")
@@ -48,8 +50,26 @@ CANONICAL_DTYPES: dict[str, str] = {
     "ambient_temperature_celsius": "float64",
     "surface_temperature_celsius": "float64",
     "temperature_t1_celsius": "float64",
+    #: Impedance (EIS) records, BDF terms: filled only on the rows an instrument measured in the frequency
+    #: domain (`impedance_rows`). Such a row is no time-series sample (its current is an AC excitation's):
+    #: the loader keeps it apart, in blc.impedance_spectrum. The imaginary part is Im(Z) itself (negative
+    #: for a capacitive response; EC-Lab writes -Im(Z)); the phase is arg(Z) in degrees.
+    "frequency_hertz": "float64",
+    "real_impedance_ohm": "float64",
+    "imaginary_impedance_ohm": "float64",
+    "absolute_impedance_ohm": "float64",
+    "phase_degree": "float64",
 }
-CANONICAL_COLUMNS: tuple[str, ...] = tuple(CANONICAL_DTYPES)
+IMPEDANCE_COLUMNS: tuple[str, ...] = (
+    "frequency_hertz",
+    "real_impedance_ohm",
+    "imaginary_impedance_ohm",
+    "absolute_impedance_ohm",
+    "phase_degree",
+)
+#: The canonical time series' columns (what blc.timeseries can hold): every canonical column but the
+#: impedance ones.
+CANONICAL_COLUMNS: tuple[str, ...] = tuple(c for c in CANONICAL_DTYPES if c not in IMPEDANCE_COLUMNS)
 
 #: How many bytes of a file `sniff` gets to look at.
 SNIFF_BYTES = 64 * 1024
@@ -206,6 +226,14 @@ class WholeFileConnector(Connector):
 
 def to_canonical(frame: pd.DataFrame) -> pd.DataFrame:
     """Order and type the canonical columns; columns the file lacks are left out, not invented."""
-    columns = [name for name in CANONICAL_COLUMNS if name in frame.columns]
+    columns = [name for name in CANONICAL_DTYPES if name in frame.columns]
     out = frame[columns]
     return out.astype({name: CANONICAL_DTYPES[name] for name in columns}, copy=False).reset_index(drop=True)
+
+
+def impedance_rows(frame: pd.DataFrame) -> npt.NDArray[np.bool_]:
+    """Which rows of a canonical frame are impedance (EIS) records: a positive `frequency_hertz`."""
+    if "frequency_hertz" not in frame.columns:
+        return np.zeros(len(frame), dtype=bool)
+    frequency = frame["frequency_hertz"].to_numpy(dtype=np.float64, na_value=np.nan)
+    return frequency > 0  # NaN (a time-domain row) compares False

@@ -8,7 +8,7 @@
   *are* BDF machine names, and BDF already uses SI units and positive = charge, so values pass unchanged.
   A label in another unit of the same quantity (``Current / mA``, ``Charging Capacity / mAh``) is scaled;
   ``A.h``/``W.h`` spellings are accepted.
-- BDF terms our canonical frame has no column for (``step_type``, pressures, impedance, ``step_*`` counters
+- BDF terms our canonical frame has no column for (``step_type``, pressures, ``step_*`` counters
   that restart every step, ``cumulative_*``/``net_*`` counters, T2–T5 …) and non-BDF columns go to
   ``unmapped_columns``. BDF's ``step_id`` may be text: it is mapped only when the first rows hold whole
   numbers (our ``step_id`` is an integer), else it stays unmapped.

@@ -36,9 +36,16 @@ Column meaning (units converted to SI):
   every cycle → the ``cycle_…`` counters. When a file has no ``Q charge``/``Q discharge`` columns,
   ``Q charge/discharge/mA.h`` (restarts at every half cycle: positive while charging, negative while
   discharging) is split by its sign into the same per-cycle counters, as Maccor's ``Amp-hr``.
+- Impedance (EIS: PEIS, GEIS, or their steps inside a Modulo Bat): ``freq/Hz`` → ``frequency_hertz``,
+  ``Re(Z)/Ohm`` → ``real_impedance_ohm``, ``-Im(Z)/Ohm`` → ``imaginary_impedance_ohm`` with its sign turned
+  (BDF stores Im(Z) itself), ``|Z|/Ohm`` → ``absolute_impedance_ohm``, ``Phase(Z)/deg`` (arg Z) →
+  ``phase_degree``. EC-Lab writes 0 in these columns on the time-domain rows of a mixed file: there they
+  are left empty, so a row is an impedance record exactly when its frequency is set. Such a row's current
+  is no DC sample (``<I>/mA`` of an EIS point can alternate in sign from point to point): the loader keeps
+  it out of the time series.
 - Unmapped, listed in ``unmapped_columns``: ``(Q-Qo)/mA.h`` (net charge since the start, signed: no BDF
   column), ``|Energy|/W.h``, ``half cycle``, ``control/…``, ``I Range``, ``mode``, ``ox/red``, ``error``,
-  ``… changes``, ``Capacity/mA.h``, ``Efficiency/%`` and the impedance columns.
+  ``… changes``, ``Capacity/mA.h``, ``Efficiency/%``, ``|Ewe|/V`` and ``|I|/A`` (EIS amplitudes).
 """
 
 from __future__ import annotations
@@ -54,6 +61,7 @@ import pandas as pd
 
 from connectors.base import (
     DEFAULT_CHUNK_ROWS,
+    IMPEDANCE_COLUMNS,
     Connector,
     FileHead,
     ReadResult,
@@ -88,6 +96,11 @@ _DIRECT: dict[str, tuple[str, float]] = {
     "Energy charge/W.h": ("cycle_charging_energy_wh", 1.0),
     "Energy discharge/W.h": ("cycle_discharging_energy_wh", 1.0),
     "Temperature/°C": ("temperature_t1_celsius", 1.0),
+    "freq/Hz": ("frequency_hertz", 1.0),
+    "Re(Z)/Ohm": ("real_impedance_ohm", 1.0),
+    "-Im(Z)/Ohm": ("imaginary_impedance_ohm", -1.0),
+    "|Z|/Ohm": ("absolute_impedance_ohm", 1.0),
+    "Phase(Z)/deg": ("phase_degree", 1.0),
 }
 #: Several EC-Lab columns can give one canonical column: the first present wins.
 _CURRENT = (("I/mA", 1e-3), ("<I>/mA", 1e-3))
@@ -208,6 +221,11 @@ def _convert(raw: pd.DataFrame, plan: _Plan, carry: _Carry, start_epoch: float |
         out["cycle_count"] = cycle
         if flag.size:
             carry.counter_inc, carry.cycle = float(flag[-1]), int(cycle[-1])
+    if "frequency_hertz" in out:  # EC-Lab's 0 on a time-domain row: no impedance measured there
+        no_impedance = ~(out["frequency_hertz"].to_numpy() > 0)
+        for name in IMPEDANCE_COLUMNS:
+            if name in out:
+                out.loc[no_impedance, name] = np.nan
     if start_epoch is not None:
         out["unix_time_second"] = start_epoch + time
     if time.size:

@@ -7,9 +7,12 @@ The .mpr reader is the optional GPL-3 package galvani (extra `biologic`): those 
 from __future__ import annotations
 
 import builtins
+import cmath
 import importlib.util
+import math
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -17,7 +20,7 @@ import pandas as pd
 import pytest
 
 from connectors import biologic
-from connectors.base import REQUIRED_COLUMNS, FileHead
+from connectors.base import IMPEDANCE_COLUMNS, REQUIRED_COLUMNS, FileHead, impedance_rows
 from connectors.errors import CorruptFile
 from processors.cycle_stats import stats_of_frame
 
@@ -26,6 +29,8 @@ GCPL_MPR = DATA / "biologic" / "jdb11-1_c3_gcpl_5cycles_2V-3p8V_C-24_data_C09.mp
 MB_MPR = DATA / "biologic" / "00_test_04_MB_C01.mpr"
 GCPL_MPT = DATA / "biologic" / "gcpl_5cycles_C09_excerpt.mpt"
 MB_MPT = DATA / "biologic" / "modulo_bat_C01_decimal_comma.mpt"
+#: Generated (make_eis_fixture.py beside it): galvano-EIS sweeps between four 4 h pulses.
+EIS_MPT = DATA / "biologic" / "modulo_bat_eis_pulses_C02.mpt"
 
 needs_galvani = pytest.mark.skipif(  # galvani is in the dev/CI lock: these run in CI
     importlib.util.find_spec("galvani") is None,
@@ -271,6 +276,101 @@ def test_small_chunks_read_the_same_as_one(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), whole)
     few = pd.concat(streamed.chunks(["test_time_second", "current_ampere"]), ignore_index=True)
     assert list(few.columns) == ["test_time_second", "current_ampere"]
+
+
+# ------------------------------------------------------------------------------------------ impedance
+
+
+def _eis_generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "make_eis_fixture", DATA / "biologic" / "make_eis_fixture.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_eis_mpt_fills_the_impedance_columns_on_its_eis_rows_only() -> None:
+    rows = _eis_generator().build()
+    eis = np.array([row["kind"] == "eis" for row in rows])
+    result = biologic.CONNECTOR_MPT.read(EIS_MPT)
+    frame = result.frame
+
+    assert len(frame) == len(rows) == 500
+    assert eis.sum() == 5 * 71  # five sweeps, 100 kHz to 10 mHz at 10 points per decade
+    assert result.first_data_line == 19  # "Nb header lines : 18"
+    for column in IMPEDANCE_COLUMNS:  # EC-Lab's zeros on the time-domain rows are no impedance
+        assert (frame[column].notna().to_numpy() == eis).all(), column
+    assert (impedance_rows(frame) == eis).all()
+    assert {"|Ewe|/V", "|I|/A", "half cycle"} <= set(result.unmapped_columns)
+    assert "freq/Hz" not in result.unmapped_columns
+    points = frame[eis].reset_index(drop=True)
+    # Sweep k (0-based): a Randles circuit, R_s = 2 Ω, R_ct = 10 + 2.5·k Ω, C_dl = 50 µF; written as float32.
+    for i, point in points.iterrows():
+        sweep, j = divmod(int(i), 71)
+        frequency = 10.0 ** (5 - j / 10)
+        r_ct = 10.0 + 2.5 * sweep
+        z = 2.0 + r_ct / (1 + 1j * 2 * math.pi * frequency * r_ct * 50e-6)
+        assert point["frequency_hertz"] == pytest.approx(frequency, rel=1e-7)
+        assert point["real_impedance_ohm"] == pytest.approx(z.real, rel=1e-6)
+        # the file's -Im(Z)/Ohm is positive; Im(Z) itself is stored: negative, capacitive
+        assert point["imaginary_impedance_ohm"] == pytest.approx(z.imag, rel=1e-6)
+        assert point["imaginary_impedance_ohm"] < 0
+        assert point["absolute_impedance_ohm"] == pytest.approx(abs(z), rel=1e-6)
+        assert point["phase_degree"] == pytest.approx(math.degrees(cmath.phase(z)), rel=1e-6)
+    # The EIS rows' <I>/mA is the row's current as the file has it: ±0.1 mA, alternating in sign. As cycle
+    # samples these would be the false charge/discharge transitions the loader keeps them from making.
+    assert points["current_ampere"].iloc[:4].tolist() == pytest.approx([1e-4, -1e-4, 1e-4, -1e-4], rel=1e-7)
+
+
+def test_eis_mpt_in_small_chunks_reads_the_same() -> None:
+    whole = biologic.CONNECTOR_MPT.read(EIS_MPT).frame
+    streamed = biologic.CONNECTOR_MPT.stream(EIS_MPT, chunk_rows=37)
+
+    assert set(IMPEDANCE_COLUMNS) <= set(streamed.columns)
+    pd.testing.assert_frame_equal(pd.concat(streamed.chunks(None), ignore_index=True), whole)
+
+
+def test_mpr_impedance_columns_as_galvani_decodes_them(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # galvani's names and types for an .mpr with EIS points (column ids 32, 35-38: float32): a rest, two
+    # points at 1 kHz and 100 Hz, a pulse. No real .mpr with EIS is available to us.
+    data = np.array(
+        [
+            (0.0, 3.7, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0),
+            (10.0, 3.7, 0.3, 1000.0, 2.5, 0.4, 2.5318, -9.0903),
+            (12.0, 3.7, -0.3, 100.0, 3.0, 1.2, 3.2311, -21.801),
+            (20.0, 3.6, -2.5, 0.0, 0.0, 0.0, 0.0, 0.0),
+        ],
+        dtype=[
+            ("time/s", "<f8"),
+            ("Ewe/V", "<f4"),
+            ("I/mA", "<f4"),
+            ("freq/Hz", "<f4"),
+            ("Re(Z)/Ohm", "<f4"),
+            ("-Im(Z)/Ohm", "<f4"),
+            ("|Z|/Ohm", "<f4"),
+            ("Phase(Z)/deg", "<f4"),
+        ],
+    )
+
+    class FakeMpr:
+        def __init__(self, handle: Any) -> None:
+            self.data, self.flags_dict, self.version, self.timestamp = data, {}, 3, None
+
+    monkeypatch.setattr(biologic, "_galvani", lambda: SimpleNamespace(MPRfile=FakeMpr))
+    path = tmp_path / "eis.mpr"
+    path.write_bytes(biologic.MPR_MAGIC)
+
+    frame = biologic.CONNECTOR_MPR.read(path).frame
+
+    assert impedance_rows(frame).tolist() == [False, True, True, False]
+    assert frame["frequency_hertz"].tolist()[1:3] == [1000.0, 100.0]
+    assert frame["imaginary_impedance_ohm"].tolist()[1:3] == pytest.approx([-0.4, -1.2], rel=1e-6)
+    assert frame["real_impedance_ohm"].isna().tolist() == [True, False, False, True]
+    assert frame["phase_degree"].tolist()[2] == pytest.approx(-21.801, rel=1e-6)
 
 
 # ----------------------------------------------------------------------------------------------- sniff
