@@ -148,9 +148,18 @@ def _norm_unit(text: str) -> str:
     return re.sub(r"[\s.·*]", "", text.strip()).lower()
 
 
+#: Labels of earlier BDF drafts still written by some exporters ("Charge" where 1.3.0 says "Charging"):
+#: read as the term they became, never dropped as unknown.
+OLDER_TERMS: tuple[tuple[str, str], ...] = tuple(
+    (f"{scope}{verb} {quantity} / {unit}", f"{prefix}{machine_verb}_{machine_quantity}")
+    for scope, prefix in (("", ""), ("Cycle ", "cycle_"), ("Step ", "step_"))
+    for verb, machine_verb in (("Charge", "charging"), ("Discharge", "discharging"))
+    for quantity, unit, machine_quantity in (("Capacity", "Ah", "capacity_ah"), ("Energy", "Wh", "energy_wh"))
+)
+
 #: Lower-cased label name (the part before " / ") → (machine name, BDF unit, normalised).
 _BY_LABEL_NAME: dict[str, tuple[str, str]] = {}
-for _label, _machine in BDF_TERMS:
+for _label, _machine in (*BDF_TERMS, *OLDER_TERMS):
     _name, _, _unit = _label.partition(" / ")
     _BY_LABEL_NAME[_norm_name(_name)] = (_machine, _norm_unit(_unit))
 

@@ -277,3 +277,21 @@ def test_writer_output_is_valid_json_sidecar(tmp_path: Path) -> None:
     assert json.loads(meta.read_text()) == {"cell_id": "CELL-A-001", "nominal_capacity_ah": 0.05}
     again = bdf.CONNECTOR_CSV.read(tmp_path / "copy.bdf.csv")
     pd.testing.assert_frame_equal(again.frame, frame)
+
+
+def test_older_bdf_labels_for_the_capacity_counters_are_kept(tmp_path: Path) -> None:
+    # cell_a.bdf.csv (ours, BDF 1.3.0 labels) with its counters under the earlier drafts' names
+    # ("Cycle Charge Capacity / Ah" for "Cycle Charging Capacity / Ah"): the same values, not dropped
+    source = LABELLED.read_text()
+    older = source.replace("Cycle Charging Capacity / Ah", "Cycle Charge Capacity / Ah").replace(
+        "Cycle Discharging Capacity / Ah", "Cycle Discharge Capacity / Ah"
+    )
+    assert older != source
+    path = tmp_path / "older.bdf.csv"
+    path.write_text(older)
+
+    read = bdf.CONNECTOR.read(path).frame
+    expected = bdf.CONNECTOR.read(LABELLED).frame
+
+    for name in ("cycle_charging_capacity_ah", "cycle_discharging_capacity_ah"):
+        assert read[name].tolist() == expected[name].tolist()
