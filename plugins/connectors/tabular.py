@@ -380,6 +380,8 @@ def timestamps_to_unix_seconds(
     first = values.dropna()
     if first.empty:
         return np.full(len(values), np.nan)
+    if is_number(str(first.iloc[0]).strip()):  # judged by its values, not its name: numbers are epoch-like
+        return _numeric_timestamps(values, file_label=file_label, column=column, first_line=first_line)
     # The format is judged on a value with a time of day: a chunk may start on a midnight written as the date
     # alone (below).
     head = first.iloc[:1000]
@@ -408,6 +410,45 @@ def timestamps_to_unix_seconds(
             line=None if first_line is None else first_line + row,
         )
     return naive_to_unix_seconds(parsed, timezone, elapsed_seconds)
+
+
+#: Epoch-like numbers by magnitude: Unix seconds (2001–2286), Unix milliseconds, OLE/Excel day numbers
+#: (1982–2119; day 25,569 is 1970-01-01).
+_UNIX_SECONDS = (1e9, 1e10)
+_UNIX_MILLISECONDS = (1e12, 1e13)
+_OLE_DAYS = (30_000.0, 80_000.0)
+_OLE_EPOCH_DAY = 25_569.0
+
+
+def _numeric_timestamps(
+    values: pd.Series, *, file_label: str, column: str, first_line: int | None
+) -> np.ndarray:
+    """A timestamp column written as numbers: Unix seconds, Unix milliseconds or OLE day numbers, told
+    apart by magnitude; UTC seconds since 1970."""
+    numbers = pd.to_numeric(values.astype("string").str.strip(), errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan
+    )
+    bad = np.isnan(numbers) & values.notna().to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise CorruptFile(
+            file_label,
+            f"column {column!r}: timestamp {values.iloc[row]!r} is not a number like the rows before it",
+            line=None if first_line is None else first_line + row,
+        )
+    typical = float(np.nanmedian(np.abs(numbers)))
+    if _UNIX_SECONDS[0] <= typical < _UNIX_SECONDS[1]:
+        return numbers
+    if _UNIX_MILLISECONDS[0] <= typical < _UNIX_MILLISECONDS[1]:
+        return numbers / 1000.0
+    if _OLE_DAYS[0] <= typical < _OLE_DAYS[1]:
+        return (numbers - _OLE_EPOCH_DAY) * 86_400.0
+    raise CorruptFile(
+        file_label,
+        f"column {column!r}: numbers like {typical:g} are neither Unix seconds, Unix milliseconds nor day"
+        " numbers",
+        line=first_line,
+    )
 
 
 def naive_to_unix_seconds(

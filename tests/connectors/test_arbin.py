@@ -144,3 +144,27 @@ def test_header_only_file_is_corrupt(tmp_path: Path) -> None:
 
     with pytest.raises(CorruptFile, match="no data rows"):
         registry.read(path)
+
+
+def test_a_date_time_column_holding_unix_seconds_is_read_by_its_values(tmp_path: Path) -> None:
+    # the real 2017-05-09_test-TC-contact_CH33.csv writes epoch seconds under "DateTime"; some exports put
+    # the same numbers under "Date_Time", the MITS Pro name for text timestamps: the values decide
+    source = DATA / "arbin" / "2017-05-09_test-TC-contact_CH33.csv"
+    renamed = tmp_path / "date_time.csv"
+    text = source.read_text()
+    renamed.write_text(text.replace("DateTime", "Date_Time", 1))
+    milliseconds = tmp_path / "milliseconds.csv"
+    lines = text.replace("DateTime", "Date_Time", 1).splitlines()
+    column = lines[0].split(",").index("Date_Time")
+    rows = [line.split(",") for line in lines[1:]]
+    for row in rows:
+        row[column] = str(round(float(row[column]) * 1000))
+    milliseconds.write_text("\n".join([lines[0], *(",".join(row) for row in rows)]) + "\n")
+
+    expected = [float(line.split(",")[2]) for line in text.splitlines()[1:]]
+    by_name = arbin.CONNECTOR.read(source).frame["unix_time_second"].tolist()
+    by_value = arbin.CONNECTOR.read(renamed).frame["unix_time_second"].tolist()
+    from_ms = arbin.CONNECTOR.read(milliseconds).frame["unix_time_second"].to_numpy()
+
+    assert by_value == by_name == pytest.approx(expected)
+    np.testing.assert_allclose(from_ms, expected, atol=5e-4)
