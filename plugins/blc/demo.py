@@ -60,6 +60,11 @@ def write_synthetic_cell(drops: Path, scratch: Path) -> Path | None:
     written = synthetic.write_arbin_csv(scratch / SYNTHETIC_CELL, SYNTHETIC_ROWS, seed=7)
     sidecar = written.with_name(f"{written.stem}_Metadata.csv")
     shutil.move(sidecar, drops / sidecar.name)
+    # Arbin's _Metadata.csv has no field for the nominal capacity: the cell's own sidecar says it (the
+    # generator's 1C), so equivalent full cycles count against it.
+    (drops / f"{SYNTHETIC_CELL}.meta.yaml").write_text(
+        f"nominal_capacity_ah: {synthetic.NOMINAL_CAPACITY_AH}\nchemistry: LFP\n", encoding="utf-8"
+    )
     shutil.move(written, target)
     return target
 

@@ -50,3 +50,15 @@ def test_cycles_are_cc_cv_charge_then_cc_discharge_with_slow_fade() -> None:
     charging = first_cycle["current_ampere"] > 0
     # the CV phase: current falls from 1C towards C/20 while still charging
     assert first_cycle.loc[charging, "current_ampere"].min() < 0.1 * synthetic.NOMINAL_CAPACITY_AH
+
+
+def test_the_demo_cell_carries_its_nominal_capacity(tmp_path: Path) -> None:
+    from blc import demo
+    from connectors import sidecars
+
+    drops, scratch = tmp_path / "drops", tmp_path / "scratch"
+    drops.mkdir()
+    target = demo.write_synthetic_cell(drops, scratch)
+
+    assert target is not None
+    assert sidecars.metadata_beside(target)["nominal_capacity_ah"] == pytest.approx(1.1)  # the generator's 1C
