@@ -24,9 +24,11 @@ from blc.load import Grown, NotAnAppend, Source, Target, grown_version, load
 from blc.numbering import assign_file_cycles
 from blc.process import ProcessOutcome, process_cell
 from blc.settings import Settings, get_settings
+from blc.signs import checked_signs
 from blc.validation import CANONICAL_SUITE
 from connectors import registry, share, sidecars
 from processors.cycles import CounterStuck
+from processors.signs import SignAction
 
 log = logging.getLogger(__name__)
 
@@ -257,6 +259,10 @@ def _publish_registered(
         )
         if beside:
             stream = replace(stream, metadata={**stream.metadata, **beside})
+        # Before anything counts cycles or writes a row: is positive current really charge here?
+        stream, signs = checked_signs(stream, label)
+        if grown is not None and signs.action is not SignAction.KEEP:
+            grown = None  # its stored rows may have been read otherwise: the file is loaded whole
         plan = None if "cycle_count" in stream.columns else assign_file_cycles(stream)
         summary = vendor_summary_beside(path, stream.format)
         cell = cell_id or str(stream.metadata.get("cell_id") or default_cell_id(path))

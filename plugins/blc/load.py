@@ -18,6 +18,7 @@ from blc.impedance import ImpedanceSplit
 from blc.numbering import VALIDATION_BATCH_CHUNKS, Numbering, numbered_chunks
 from blc.settings import Settings
 from blc.validation import CANONICAL_SUITE, ValidationFailed
+from blc.voltage_window import voltage_window
 from connectors import companions, share
 from connectors.base import StreamedRead
 from processors.cycles import CounterStuck, CycleAssignment, CycleRule
@@ -197,6 +198,7 @@ def load(
             first_data_line=first_line,
             batch_rows=VALIDATION_BATCH_CHUNKS * settings.chunk_rows,
             warm_up_thread=warm_up,
+            window=voltage_window(stream.metadata),  # the file's chemistry × cells in series
         )
         chunks = numbered_chunks(
             stream,

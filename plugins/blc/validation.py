@@ -3,7 +3,7 @@
 ``validate_frame`` runs one suite over one whole frame and returns a small, JSON-safe
 ``ValidationReport``; ``assert_valid`` raises ``ValidationFailed`` instead, whose message is the
 one-line quarantine reason: the file, the column, the rule and the first offending line, e.g.
-``FastCharge.csv: voltage_volt must be between -10 and 10 V — 3 rows fail, first at line 57 (value 12.5)``.
+``FastCharge.csv: current_ampere must not be null — 3 rows fail, first at line 57 (value null)``.
 
 Row ``i`` of a canonical frame is physical line ``first_data_line + i`` of its source file, so the
 frame is validated by position (a non-default index is dropped first) and the row numbers GX
@@ -16,6 +16,12 @@ once and reused, so repeated calls never collide on names.
 
 Optional columns: an expectation whose ``meta`` has ``optional_column: true`` is dropped from the
 run when the frame lacks its column (GX would otherwise report "column does not exist").
+
+Per-file bounds: a suite is a template. The voltage expectation's bounds are suite parameters
+(``{"$PARAMETER": "voltage_min_volt"}``) given per run by the file's `VoltageWindow` (its chemistry's cell
+window × cells in series, from its metadata; −10 to 10 V when it says nothing), and a failure says which
+limit applied and where it came from: ``m.csv: voltage_volt 34.7 V above 10 V × 1 in series (default cell
+window, from metadata: none), first at line 57 — 3 rows outside -10 to 10 V``.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from blc.errors import BlcError
+from blc.voltage_window import VoltageWindow, voltage_window
 
 if TYPE_CHECKING:
     import great_expectations as gx
@@ -63,9 +70,15 @@ class FailedExpectation:
     first_rows: list[int] = field(default_factory=list)
     examples: list[Any] = field(default_factory=list)
     error: str | None = None
+    #: Bounds set per file (a voltage window): min, max, unit, each bound as phrased ("above", "below":
+    #: "4.5 V × 1 in series (LFP cell window, from metadata: chemistry 'LFP')").
+    limits: dict[str, Any] | None = None
 
     def describe(self, *, rows_are_lines: bool = True) -> str:
         """One phrase: the rule, then what broke it (count, first line or row, first value)."""
+        outside = self._outside(rows_are_lines)
+        if outside is not None:
+            return outside
         rule = self.rule
         if self.column and self.column not in rule:
             rule = f"{self.column}: {rule}"
@@ -87,6 +100,26 @@ class FailedExpectation:
             return f"{rule} — observed {_format_value(self.examples[0])}"
         return f"{rule} — failed"
 
+    def _outside(self, rows_are_lines: bool) -> str | None:
+        """A value beyond per-file bounds, phrased with the bound it crossed and where that came from."""
+        limits = self.limits
+        if limits is None or self.error or not self.examples:
+            return None
+        value = self.examples[0]
+        if isinstance(value, str) and value in ("inf", "-inf"):
+            value = float(value)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return None
+        side = "above" if value > limits["max"] else "below"
+        unit = limits["unit"]
+        text = f"{self.column} {_format_value(value)} {unit} {side} {limits[side]}"
+        if self.first_rows:
+            text += f", first at {'line' if rows_are_lines else 'row'} {self.first_rows[0]}"
+        count = self.unexpected_count or 1
+        window = f"{limits['min']:g} to {limits['max']:g} {unit}"
+        text += f" — {count} {'row' if count == 1 else 'rows'} outside {window}"
+        return text
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "expectation": self.expectation,
@@ -96,6 +129,7 @@ class FailedExpectation:
             "first_rows": list(self.first_rows),
             "examples": [_json_safe(value) for value in self.examples],
             "error": self.error,
+            "limits": self.limits,
         }
 
 
@@ -161,9 +195,12 @@ def validate_frame(
     *,
     expectations_dir: Path,
     first_data_line: int | None = None,
+    window: VoltageWindow | None = None,
 ) -> ValidationReport:
-    """Run suite ``suite_name`` over the whole ``frame`` and report what failed, in suite order."""
+    """Run suite ``suite_name`` over the whole ``frame`` and report what failed, in suite order. The
+    voltage bounds are `window`'s (the file's, from its metadata), the default cell window when None."""
     frame = _positional(frame)
+    window = window or voltage_window({})
     directory = Path(expectations_dir).resolve()
     with _LOCK:
         document = _read_suite_json(suite_name, directory)
@@ -176,7 +213,9 @@ def validate_frame(
         runner = _runner(suite_name, directory, skipped)
         try:
             result = runner.definition.run(
-                batch_parameters={"dataframe": frame}, result_format=_RESULT_FORMAT
+                batch_parameters={"dataframe": frame},
+                expectation_parameters=window.parameters(),
+                result_format=_RESULT_FORMAT,
             )
         finally:
             _forget_run()
@@ -186,7 +225,7 @@ def validate_frame(
         if expectation_result.success:
             continue
         info = runner.expectations[expectation_result.expectation_config.id]
-        failures.append((info.position, _failure(info, expectation_result, first_data_line)))
+        failures.append((info.position, _failure(info, expectation_result, first_data_line, window)))
     failures.sort(key=lambda item: item[0])
     return ValidationReport(
         suite=suite_name,
@@ -233,10 +272,15 @@ def assert_valid(
     expectations_dir: Path,
     file_label: str,
     first_data_line: int | None = None,
+    window: VoltageWindow | None = None,
 ) -> ValidationReport:
     """``validate_frame``, raising ``ValidationFailed`` unless every expectation passed."""
     report = validate_frame(
-        frame, suite_name, expectations_dir=expectations_dir, first_data_line=first_data_line
+        frame,
+        suite_name,
+        expectations_dir=expectations_dir,
+        first_data_line=first_data_line,
+        window=window,
     )
     if not report.success:
         raise ValidationFailed(report, file_label)
@@ -257,6 +301,8 @@ class _ExpectationInfo:
     expectation: str
     column: str | None
     rule: str
+    #: The suite parameters its kwargs name ({"$PARAMETER": …}): its bounds are set per run.
+    parameters: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -365,7 +411,14 @@ def _runner(suite_name: str, directory: Path, skipped: tuple[int, ...]) -> _Runn
         kwargs = raw.get("kwargs") or {}
         column = kwargs.get("column")
         rule = (raw.get("meta") or {}).get("rule") or f"{raw['type']}" + (f" on {column}" if column else "")
-        expectations[str(configured.id)] = _ExpectationInfo(position, raw["type"], column, str(rule))
+        parameters = tuple(
+            str(value["$PARAMETER"])
+            for value in kwargs.values()
+            if isinstance(value, Mapping) and "$PARAMETER" in value
+        )
+        expectations[str(configured.id)] = _ExpectationInfo(
+            position, raw["type"], column, str(rule), parameters
+        )
     runner = _Runner(definition=definition, expectations=expectations)
     state.runners[key] = runner
     return runner
@@ -399,7 +452,7 @@ def _positional(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _failure(
-    info: _ExpectationInfo, expectation_result: Any, first_data_line: int | None
+    info: _ExpectationInfo, expectation_result: Any, first_data_line: int | None, window: VoltageWindow
 ) -> FailedExpectation:
     result: Mapping[str, Any] = expectation_result.result or {}
     offset = first_data_line or 0
@@ -408,14 +461,25 @@ def _failure(
     if not examples and "observed_value" in result:
         examples = [result["observed_value"]]
     count = result.get("unexpected_count")
+    rule, limits = info.rule, None
+    if info.parameters and set(info.parameters) <= set(window.parameters()):
+        rule = f"{info.column} must be within {window.describe()}"
+        limits = {
+            "min": window.min_volt,
+            "max": window.max_volt,
+            "unit": "V",
+            "above": window.limit("above"),
+            "below": window.limit("below"),
+        }
     return FailedExpectation(
         expectation=info.expectation,
         column=info.column,
-        rule=info.rule,
+        rule=rule,
         unexpected_count=None if count is None else int(count),
         first_rows=rows,
         examples=[_json_safe(value) for value in examples],
         error=_exception_text(expectation_result.exception_info),
+        limits=limits,
     )
 
 
@@ -506,8 +570,10 @@ class ChunkValidator:
         first_data_line: int | None,
         batch_rows: int,
         warm_up_thread: threading.Thread | None = None,
+        window: VoltageWindow | None = None,
     ) -> None:
         self.suite_name = suite_name
+        self.window = window or voltage_window({})
         self.expectations_dir = Path(expectations_dir)
         self.file_label = file_label
         self.batch_rows = batch_rows
@@ -518,8 +584,15 @@ class ChunkValidator:
         self._pending_rows = 0
         self._previous: pd.DataFrame | None = None
         self._next_line = first_data_line
+        #: The voltages seen, for the line that says the file's voltage fits its window.
+        self._voltage_min = math.inf
+        self._voltage_max = -math.inf
 
     def add(self, chunk: pd.DataFrame) -> None:
+        if "voltage_volt" in chunk.columns and len(chunk):
+            volt = chunk["voltage_volt"]
+            self._voltage_min = min(self._voltage_min, float(volt.min()))
+            self._voltage_max = max(self._voltage_max, float(volt.max()))
         self._pending.append(chunk[[c for c in self.columns if c in chunk.columns]])
         self._pending_rows += len(chunk)
         ready = self._warm_up is None or not self._warm_up.is_alive()
@@ -534,6 +607,14 @@ class ChunkValidator:
     def finish(self) -> None:
         if self._pending or self._previous is None:
             self._drain()
+        if math.isfinite(self._voltage_min):
+            log.info(
+                "%s: voltage_volt %g to %g V within %s",
+                self.file_label,
+                self._voltage_min,
+                self._voltage_max,
+                self.window.describe(),
+            )
 
     def _drain(self) -> None:
         """Validate the queue a batch at a time: a backlog gathered while GX imported is not validated in
@@ -561,7 +642,11 @@ class ChunkValidator:
         if first_line is not None and self._previous is not None:
             first_line -= 1
         report = validate_frame(
-            frame, self.suite_name, expectations_dir=self.expectations_dir, first_data_line=first_line
+            frame,
+            self.suite_name,
+            expectations_dir=self.expectations_dir,
+            first_data_line=first_line,
+            window=self.window,
         )
         self.batches += 1
         if not report.success:

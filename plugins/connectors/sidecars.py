@@ -9,15 +9,21 @@ the file's own header and vendor sidecars come last, the file name is the last r
    or per glob pattern, column ``file`` (a name or a pattern such as ``B1_*.csv``) plus any of
    `KNOWN_KEYS`. The first matching row wins.
 3. Vendor sidecars: Arbin/BEEP ``<stem>_Metadata.csv`` (``Item_ID`` → ``barcode``, ``Test_ID``,
-   ``IV_Ch_ID`` → ``channel``, ``Schedule_File_Name`` → ``schedule``, ``First_Start_DateTime``).
-   Connectors read their own in-file headers (Maccor, Novonix…).
+   ``IV_Ch_ID`` → ``channel``, ``Schedule_File_Name`` → ``schedule``, ``First_Start_DateTime``; a non-zero
+   ``Capacity``, Arbin's name for the nominal capacity in Ah, → ``nominal_capacity_ah``; a column named as
+   one of `KNOWN_KEYS` is taken as that key). MITS's own export (the TestList row BEEP reads) has no
+   nominal capacity: its ``Value``/``Value2`` are undocumented and left alone. Connectors read their own
+   in-file headers (Maccor, Novonix…).
 
 ``cell_id`` is decided as: ``--cell-id`` on the command line > ``cell_id`` from 1 or 2 > the connector's
 own ``cell_id`` (Battery Archive file names, BDF metadata) > the file name without extension. A barcode
 from a vendor sidecar or header is kept as metadata, never taken as the cell id: real ones read ``EXP`` or
 a free-text description. ``nominal_capacity_ah`` comes
-from 1, 2 or the file (Ah; ``nominal_capacity_mah`` is converted); when none gives it, the cell's
-reference capacity is its first complete cycles' discharge (docs/design.md §6).
+from 1, 2, 3 or the file (Ah; ``nominal_capacity_mah`` is converted); when none gives it, the cell's
+reference capacity is its first complete cycles' discharge (docs/design.md §6). ``cells_in_series`` (or
+``series``; a whole number, or a configuration such as ``12S`` / ``12S2P``) says the file measures a module
+or pack: the voltage window the file is validated against is its chemistry's cell window times that
+(`blc.voltage_window`).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from __future__ import annotations
 import csv
 import fnmatch
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -50,7 +57,12 @@ KNOWN_KEYS = (
     "barcode",
     "half_cell",
     "counter_electrode",
+    "cells_in_series",
 )
+#: Other names a lab writes for a known key.
+_ALIASES = {"series": "cells_in_series"}
+#: ``12``, ``12S``, ``12s2p``: the number of cells in series of a module or pack.
+_SERIES = re.compile(r"^\s*(\d+)\s*(?:s(?:\s*\d+\s*p)?)?\s*$", re.IGNORECASE)
 #: Counter electrodes that make a cell a half-cell (metal against the electrode under test).
 _METAL_ELECTRODES = frozenset(
     {"li", "lithium", "li metal", "li-metal", "na", "sodium", "na metal", "k", "potassium"}
@@ -66,6 +78,8 @@ _ARBIN_KEYS = {
     "schedule_file_name": "schedule",
     "first_start_datetime": "first_start_unix_second",
 }
+#: Arbin's names for the nominal capacity (Ah): ``Capacity`` in MITS Pro's Global_Table and Global_Info.
+_ARBIN_CAPACITY_KEYS = frozenset({"capacity", "nominal_capacity"})
 
 
 class SidecarError(ConnectorError):
@@ -82,8 +96,12 @@ def metadata_beside(path: Path) -> dict[str, Any]:
 
 
 def normalise(metadata: Mapping[str, Any]) -> dict[str, Any]:
-    """Numbers as numbers and capacities in Ah."""
+    """Numbers as numbers, capacities in Ah and known keys under their own names."""
     out = dict(metadata)
+    for alias, key in _ALIASES.items():
+        if alias in out:
+            value = out.pop(alias)
+            out.setdefault(key, value)
     if "nominal_capacity_ah" not in out and "nominal_capacity_mah" in out:
         out["nominal_capacity_ah"] = float(out.pop("nominal_capacity_mah")) / 1000.0
     for key in ("nominal_capacity_ah", "temperature_celsius"):
@@ -96,8 +114,29 @@ def normalise(metadata: Mapping[str, Any]) -> dict[str, Any]:
     half_cell = _half_cell(out)
     if half_cell is not None:
         out["half_cell"] = half_cell
+    if "cells_in_series" in out:
+        series = cells_in_series(out["cells_in_series"], str(out.get("_source", "cells_in_series")))
+        if series is None:
+            out.pop("cells_in_series")
+        else:
+            out["cells_in_series"] = series
     out.pop("_source", None)
     return out
+
+
+def cells_in_series(value: Any, source: str) -> int | None:
+    """How many cells in series `value` states (a whole number ≥ 1, or ``12S``/``12S2P``); None when it is
+    empty. Raises SidecarError naming `source` otherwise."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    count: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        count = float(value)
+    elif isinstance(value, str) and (match := _SERIES.match(value)):
+        count = float(match[1])
+    if count is None or not count.is_integer() or count < 1:
+        raise SidecarError(source, f"cells_in_series {value!r} is not a whole number of cells (1, 12, 12S)")
+    return int(count)
 
 
 def _half_cell(metadata: Mapping[str, Any]) -> bool | None:
@@ -181,7 +220,24 @@ def _arbin_metadata(path: Path) -> dict[str, Any]:
         return {}
     found: dict[str, Any] = {}
     for key, value in rows[0].items():
-        target = _ARBIN_KEYS.get((key or "").strip().lower())
-        if target and value not in (None, ""):
-            found[target] = value.strip()
-    return found
+        if not isinstance(key, str) or not isinstance(value, str) or not value.strip():
+            continue  # (a row longer than the header puts its extra fields under None, as a list)
+        name, text = key.strip().lower(), value.strip()
+        if name in _ARBIN_CAPACITY_KEYS:
+            capacity = _arbin_capacity(text, sidecar.name, key.strip())
+            if capacity is not None:
+                found.setdefault("nominal_capacity_ah", capacity)
+            continue
+        target = _ARBIN_KEYS.get(name) or (name if name in KNOWN_KEYS or name in _ALIASES else None)
+        if target:
+            found[target] = text
+    return found | {"_source": sidecar.name} if found else found
+
+
+def _arbin_capacity(text: str, label: str, column: str) -> float | None:
+    """Arbin writes 0 where the operator left the nominal capacity empty: that is no capacity."""
+    try:
+        capacity = float(text)
+    except ValueError:
+        raise SidecarError(label, f"{column} {text!r} is not a number (the nominal capacity in Ah)") from None
+    return capacity if capacity > 0 else None

@@ -49,7 +49,8 @@ def test_great_expectations_validates_with_its_heavy_imports_deferred() -> None:
     reason, altair = out.splitlines()
     assert (
         reason
-        == "cell.csv: voltage_volt must be between -10 and 10 V — 1 row fails, first at line 4 (value 12.0)"
+        == "cell.csv: voltage_volt 12.0 V above 10 V × 1 in series (default cell window, from metadata: none),"
+        " first at line 4 — 1 row outside -10 to 10 V"
     )
     assert altair in ("True _LazyModule", "False NoneType")
 

@@ -154,8 +154,8 @@ def test_voltage_out_of_range_reason_names_file_column_line_value() -> None:
 
     assert only_failure(report).first_rows == [57, 61]
     assert reason == (
-        "FastCharge.csv: voltage_volt must be between -10 and 10 V"
-        " — 2 rows fail, first at line 57 (value 12.5)"
+        "FastCharge.csv: voltage_volt 12.5 V above 10 V × 1 in series (default cell window, from metadata:"
+        " none), first at line 57 — 2 rows outside -10 to 10 V"
     )
 
 
@@ -203,8 +203,9 @@ def test_assert_valid_raises_domain_error_with_reason() -> None:
     assert isinstance(error, BlcError)
     assert error.file_label == "mV.csv"
     assert str(error) == error.report.reason("mV.csv")
-    assert str(error).startswith(
-        "mV.csv: voltage_volt must be between -10 and 10 V — 8 rows fail, first at line 2"
+    assert str(error) == (
+        "mV.csv: voltage_volt 3700.0 V above 10 V × 1 in series (default cell window, from metadata: none),"
+        " first at line 2 — 8 rows outside -10 to 10 V"
     )
     assert str(pickle.loads(pickle.dumps(error))) == str(error)
 

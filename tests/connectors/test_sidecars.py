@@ -137,3 +137,89 @@ def test_a_half_cell_is_flagged_on_the_cell_and_in_blc_cells(engine, blc_env: Pa
     assert bool(overview.loc["coin_7", "half_cell"]) is True
     with engine.connect() as conn:
         assert conn.execute(sa.text("select metadata ->> 'counter_electrode' from blc.cell")).scalar() == "Li"
+
+
+def _ch33_with_capacity(folder: Path, capacity: str) -> Path:
+    """CH33 and its real _Metadata.csv, with Arbin's ``Capacity`` column (the nominal capacity in Ah, as
+    MITS Pro's Global_Table names it) added and set to `capacity`."""
+    path = folder / CH33.name
+    shutil.copy(CH33, path)
+    header, row = CH33.with_name(f"{CH33.stem}_Metadata.csv").read_text().splitlines()[:2]
+    path.with_name(f"{CH33.stem}_Metadata.csv").write_text(f"{header},Capacity\n{row},{capacity}\n")
+    return path
+
+
+def test_the_real_arbin_metadata_states_no_nominal_capacity() -> None:
+    found = metadata_beside(CH33)  # MITS's TestList row: Value and Value2 are 0.0, and undocumented
+
+    assert "nominal_capacity_ah" not in found
+    assert not {"value", "value2"} & set(found)
+
+
+def test_arbin_metadata_capacity_is_the_nominal_capacity(tmp_path: Path) -> None:
+    # 0 is what Arbin writes when no nominal capacity was entered: no capacity.
+    assert metadata_beside(_ch33_with_capacity(tmp_path, "1.1"))["nominal_capacity_ah"] == 1.1
+    assert "nominal_capacity_ah" not in metadata_beside(_ch33_with_capacity(tmp_path, "0"))
+    with pytest.raises(SidecarError, match=r"_Metadata.csv: Capacity 'big' is not a number"):
+        metadata_beside(_ch33_with_capacity(tmp_path, "big"))
+
+
+@pytest.mark.parametrize(
+    ("meta", "expected"),
+    [
+        pytest.param("cells_in_series: 12\n", 12, id="number"),
+        pytest.param("series: 12S2P\n", 12, id="configuration-alias"),
+        pytest.param("cells_in_series: '4s'\n", 4, id="text"),
+    ],
+)
+def test_cells_in_series(tmp_path: Path, meta: str, expected: int) -> None:
+    path = tmp_path / "pack.csv"
+    path.write_text("x\n")
+    (tmp_path / "pack.meta.yaml").write_text(meta)
+
+    found = metadata_beside(path)
+
+    assert found["cells_in_series"] == expected and "series" not in found
+
+
+def test_a_series_count_that_is_not_a_count_names_the_sidecar(tmp_path: Path) -> None:
+    path = tmp_path / "pack.csv"
+    path.write_text("x\n")
+    (tmp_path / "pack.meta.yaml").write_text("cells_in_series: 0\n")
+
+    with pytest.raises(
+        SidecarError, match=r"pack.meta.yaml: cells_in_series 0 is not a whole number of cells"
+    ):
+        metadata_beside(path)
+
+
+@pytest.mark.integration
+def test_ingest_takes_the_nominal_capacity_from_arbin_metadata(engine, blc_env: Path) -> None:  # type: ignore[no-untyped-def]
+    from blc import pipeline
+
+    path = _ch33_with_capacity(blc_env, "1.1")
+
+    outcome, _ = pipeline.ingest(path.as_uri())
+
+    assert outcome.status == "loaded", outcome.reason
+    with engine.connect() as conn:
+        cell = conn.execute(sa.text("select cell_id, nominal_capacity_ah from blc.cell")).one()
+    assert (cell.cell_id, float(cell.nominal_capacity_ah)) == (CH33.stem, 1.1)
+
+
+@pytest.mark.integration
+def test_the_demo_synthetic_cell_gets_its_nominal_capacity(  # type: ignore[no-untyped-def]
+    engine, blc_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from blc import demo, pipeline, synthetic
+
+    monkeypatch.setattr(demo, "SYNTHETIC_ROWS", 3_000)  # a few cycles are enough
+    target = demo.write_synthetic_cell(blc_env, tmp_path / "scratch")
+    assert target is not None
+
+    outcome, _ = pipeline.ingest(target.as_uri())
+
+    assert outcome.status == "loaded", outcome.reason
+    with engine.connect() as conn:
+        nominal = conn.execute(sa.text("select nominal_capacity_ah from blc.cell")).scalar_one()
+    assert float(nominal) == synthetic.NOMINAL_CAPACITY_AH == 1.1  # the generator's 1C
