@@ -5,6 +5,9 @@
 - MITS Pro style: ``Date_Time, Test_Time(s), Step_Index, Cycle_Index, Voltage(V), Current(A),
   Charge_Capacity(Ah), …`` with units in the header (mA, mAh… are converted) and a text timestamp.
 
+The timestamp's form is judged by its values, whatever the column's name: Unix seconds, Unix milliseconds,
+OLE/Excel day numbers (lab time) or text dates (lab time).
+
 Arbin's sign convention already matches BDF (positive current charges). ``Cycle_Index`` is the instrument's
 test-wide cycle counter (→ ``cycle_count``); ``Step_Index`` is the schedule step (→ ``step_id``).
 Arbin's ``Charge_Capacity``/``Discharge_Capacity``/``*_Energy`` counters restart at each cycle, so they map
@@ -27,7 +30,9 @@ PARSER_VERSION = "1"
 RULES: dict[str, ColumnRule] = {
     "data_point": ColumnRule("record_index", "count"),
     "test_time": ColumnRule("test_time_second", "time", "s"),
-    "datetime": ColumnRule("unix_time_second", "time", "s", kind="epoch"),
+    # Both names are read as text and judged by their values (tabular.timestamps_to_unix_seconds): exports
+    # write Unix seconds or milliseconds, day numbers or text dates under either.
+    "datetime": ColumnRule("unix_time_second", "time", kind="text"),
     "date_time": ColumnRule("unix_time_second", "time", kind="text"),
     "step_time": ColumnRule("step_time_second", "time", "s"),
     "step_index": ColumnRule("step_id", "count"),

@@ -148,14 +148,37 @@ def _norm_unit(text: str) -> str:
     return re.sub(r"[\s.·*]", "", text.strip()).lower()
 
 
-#: Labels of earlier BDF drafts still written by some exporters ("Charge" where 1.3.0 says "Charging"):
-#: read as the term they became, never dropped as unknown.
-OLDER_TERMS: tuple[tuple[str, str], ...] = tuple(
-    (f"{scope}{verb} {quantity} / {unit}", f"{prefix}{machine_verb}_{machine_quantity}")
-    for scope, prefix in (("", ""), ("Cycle ", "cycle_"), ("Step ", "step_"))
-    for verb, machine_verb in (("Charge", "charging"), ("Discharge", "discharging"))
-    for quantity, unit, machine_quantity in (("Capacity", "Ah", "capacity_ah"), ("Energy", "Wh", "energy_wh"))
+#: Labels of earlier BDF drafts still written by some exporters ("Charge" where 1.3.0 says "Charging";
+#: "Surface Temperature T1" before ontology 1.2.0 made the numbered channels plain "Temperature T1"): read
+#: as the term they became, never dropped as unknown.
+OLDER_TERMS: tuple[tuple[str, str], ...] = (
+    *(
+        (f"{scope}{verb} {quantity} / {unit}", f"{prefix}{machine_verb}_{machine_quantity}")
+        for scope, prefix in (("", ""), ("Cycle ", "cycle_"), ("Step ", "step_"))
+        for verb, machine_verb in (("Charge", "charging"), ("Discharge", "discharging"))
+        for quantity, unit, machine_quantity in (
+            ("Capacity", "Ah", "capacity_ah"),
+            ("Energy", "Wh", "energy_wh"),
+        )
+    ),
+    *((f"Surface Temperature T{n} / degC", f"temperature_t{n}_celsius") for n in range(1, 6)),
 )
+#: Machine names of earlier ontology releases (kept there as alternative labels) → the term they became.
+OLDER_MACHINE_NAMES: dict[str, str] = {
+    **{
+        f"{prefix}{verb}_{quantity}_{old_unit}": f"{prefix}{verb}_{quantity}_{unit}"
+        for prefix in ("", "cycle_", "step_")
+        for verb in ("charging", "discharging")
+        for quantity, old_unit, unit in (("capacity", "ampere_hour", "ah"), ("energy", "watt_hour", "wh"))
+    },
+    "current_a": "current_ampere",
+    "power_w": "power_watt",
+    "cycle_count_1": "cycle_count",
+    "cycle_dimensionless": "cycle_count",
+    "step_count_1": "step_count",
+    "step_dimensionless": "step_count",
+    "ambient_temperature_degc": "ambient_temperature_celsius",
+}
 
 #: Lower-cased label name (the part before " / ") → (machine name, BDF unit, normalised).
 _BY_LABEL_NAME: dict[str, tuple[str, str]] = {}
@@ -177,6 +200,8 @@ def resolve_header(header: str) -> _Resolved | None:
     text = header.strip().lstrip("\ufeff")
     if text.lower() in MACHINE_NAMES:
         return _Resolved(text.lower())
+    if text.lower() in OLDER_MACHINE_NAMES:
+        return _Resolved(OLDER_MACHINE_NAMES[text.lower()])
     if "/" in text:
         name, unit = text.rsplit("/", 1)
         known = _BY_LABEL_NAME.get(_norm_name(name))

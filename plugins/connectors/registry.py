@@ -11,7 +11,9 @@ from connectors import (
     batterydata,
     bdf,
     biologic,
+    biologic_csv,
     generic,
+    indigo,
     maccor,
     neware,
     novonix,
@@ -28,7 +30,9 @@ CONNECTORS: tuple[Connector, ...] = (
     arbin_binary.CONNECTOR_RES,
     maccor.CONNECTOR,
     biologic.CONNECTOR_MPR,
+    biologic_csv.CONNECTOR,  # before the .mpt: it claims the header block only over a `;`/`,` column header
     biologic.CONNECTOR_MPT,
+    indigo.CONNECTOR,
     neware.CONNECTOR_NDA,
     neware.CONNECTOR_NDAX,  # a zip, like XLSX: it claims only zips holding Neware members
     neware.CONNECTOR_XLSX,  # an XLSX with record sheets (Arbin's have Channel sheets)

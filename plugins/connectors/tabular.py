@@ -381,7 +381,14 @@ def timestamps_to_unix_seconds(
     if first.empty:
         return np.full(len(values), np.nan)
     if is_number(str(first.iloc[0]).strip()):  # judged by its values, not its name: numbers are epoch-like
-        return _numeric_timestamps(values, file_label=file_label, column=column, first_line=first_line)
+        return _numeric_timestamps(
+            values,
+            file_label=file_label,
+            column=column,
+            first_line=first_line,
+            timezone=timezone,
+            elapsed_seconds=elapsed_seconds,
+        )
     # The format is judged on a value with a time of day: a chunk may start on a midnight written as the date
     # alone (below).
     head = first.iloc[:1000]
@@ -421,10 +428,16 @@ _OLE_EPOCH_DAY = 25_569.0
 
 
 def _numeric_timestamps(
-    values: pd.Series, *, file_label: str, column: str, first_line: int | None
+    values: pd.Series,
+    *,
+    file_label: str,
+    column: str,
+    first_line: int | None,
+    timezone: str = "UTC",
+    elapsed_seconds: np.ndarray | None = None,
 ) -> np.ndarray:
     """A timestamp column written as numbers: Unix seconds, Unix milliseconds or OLE day numbers, told
-    apart by magnitude; UTC seconds since 1970."""
+    apart by magnitude; UTC seconds since 1970. Day numbers are wall-clock dates (no zone): lab time."""
     numbers = pd.to_numeric(values.astype("string").str.strip(), errors="coerce").to_numpy(
         dtype=np.float64, na_value=np.nan
     )
@@ -442,7 +455,10 @@ def _numeric_timestamps(
     if _UNIX_MILLISECONDS[0] <= typical < _UNIX_MILLISECONDS[1]:
         return numbers / 1000.0
     if _OLE_DAYS[0] <= typical < _OLE_DAYS[1]:
-        return (numbers - _OLE_EPOCH_DAY) * 86_400.0
+        # whole microseconds: float days carry about 1 µs of resolution at today's dates
+        micros = np.round((numbers - _OLE_EPOCH_DAY) * 86_400e6)
+        naive = pd.Series(pd.to_datetime(micros, unit="us"))
+        return naive_to_unix_seconds(naive, timezone, elapsed_seconds)
     raise CorruptFile(
         file_label,
         f"column {column!r}: numbers like {typical:g} are neither Unix seconds, Unix milliseconds nor day"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
@@ -168,3 +170,62 @@ def test_a_date_time_column_holding_unix_seconds_is_read_by_its_values(tmp_path:
 
     assert by_value == by_name == pytest.approx(expected)
     np.testing.assert_allclose(from_ms, expected, atol=5e-4)
+
+
+def _rewrite_datetime(source: Path, target: Path, name: str, write) -> Path:  # type: ignore[no-untyped-def]
+    """The CSV with its DateTime column renamed `name` and each of its epoch seconds written by `write`."""
+    header, *rows = source.read_text().splitlines()
+    names = header.split(",")
+    column = names.index("DateTime")
+    names[column] = name
+    cells = [row.split(",") for row in rows]
+    for row in cells:
+        row[column] = write(float(row[column]))
+    target.write_text("\n".join([",".join(names), *(",".join(row) for row in cells)]) + "\n")
+    return target
+
+
+def _utc_text(seconds: float) -> str:
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%m/%d/%Y %H:%M:%S.%f")
+
+
+def _ole_days_in(zone: str):  # type: ignore[no-untyped-def]
+    """Epoch seconds → OLE/Excel day number of the wall-clock time in `zone` (days since 1899-12-30)."""
+
+    def write(seconds: float) -> str:
+        local = dt.datetime.fromtimestamp(seconds, ZoneInfo(zone)).replace(tzinfo=None)
+        return repr((local - dt.datetime(1899, 12, 30)) / dt.timedelta(days=1))
+
+    return write
+
+
+@pytest.mark.parametrize(
+    ("name", "write", "timezone", "tolerance"),
+    [
+        # text dates under the name that usually holds epoch seconds: refused before ("not a number")
+        pytest.param("DateTime", _utc_text, "UTC", 1e-6, id="DateTime-text-dates"),
+        # milliseconds under DateTime (rounded to the ms here): read as seconds, 1000× too late, before
+        pytest.param("DateTime", lambda s: str(round(s * 1000)), "UTC", 6e-4, id="DateTime-milliseconds"),
+        # Excel day numbers of the lab's wall clock (Pacific daylight time in May 2017: UTC−7)
+        pytest.param(
+            "Date_Time",
+            _ole_days_in("America/Los_Angeles"),
+            "America/Los_Angeles",
+            1e-4,
+            id="Date_Time-ole-days",
+        ),
+        pytest.param("DateTime", _ole_days_in("UTC"), "UTC", 1e-4, id="DateTime-ole-days-utc"),
+    ],
+)
+def test_every_timestamp_form_is_judged_by_its_values(
+    tmp_path: Path, name: str, write, timezone: str, tolerance: float
+) -> None:  # type: ignore[no-untyped-def]
+    # the real 2017-05-09_test-TC-contact_CH33.csv (epoch-second DateTime) written in another form
+    source = DATA / "arbin" / "2017-05-09_test-TC-contact_CH33.csv"
+    path = _rewrite_datetime(source, tmp_path / "rewritten.csv", name, write)
+    expected = [float(line.split(",")[2]) for line in source.read_text().splitlines()[1:]]
+
+    frame = arbin.CONNECTOR.read(path, timezone=timezone).frame
+
+    assert len(frame) == len(expected) == 287
+    np.testing.assert_allclose(frame["unix_time_second"], expected, rtol=0, atol=tolerance)

@@ -3,6 +3,7 @@ Arbin export through `write_bdf`, and broken files."""
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -295,3 +296,53 @@ def test_older_bdf_labels_for_the_capacity_counters_are_kept(tmp_path: Path) -> 
 
     for name in ("cycle_charging_capacity_ah", "cycle_discharging_capacity_ah"):
         assert read[name].tolist() == expected[name].tolist()
+
+
+OLDER = DATA / "bdf" / "cell_c_older_labels.bdf.csv"
+
+
+def test_older_labels_keep_their_counters_with_the_files_values() -> None:
+    # "Charge Capacity / Ah" … "Surface Temperature T1 / degC": the earlier drafts' labels, written by hand
+    result = bdf.CONNECTOR_CSV.read(OLDER)
+    frame = result.frame
+    with OLDER.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+
+    assert result.unmapped_columns == ()
+    for label, machine in (
+        ("Charge Capacity / Ah", "charging_capacity_ah"),
+        ("Discharge Capacity / Ah", "discharging_capacity_ah"),
+        ("Charge Energy / Wh", "charging_energy_wh"),
+        ("Discharge Energy / Wh", "discharging_energy_wh"),
+        ("Surface Temperature T1 / degC", "temperature_t1_celsius"),
+    ):
+        assert frame[machine].tolist() == [float(row[label]) for row in rows], label
+    # 1 A for 3600 s each way: 1 Ah charged, then 1 Ah discharged
+    assert frame["charging_capacity_ah"].iloc[4] == 1.0
+    assert frame["discharging_capacity_ah"].iloc[-1] == 1.0
+    _rule, stats = stats_of_frame(frame)
+    assert stats["reported_charge_capacity_ah"].iloc[0] == pytest.approx(1.0)
+    assert stats["reported_discharge_capacity_ah"].iloc[0] == pytest.approx(1.0)
+
+
+def test_older_machine_names_are_read_as_the_terms_they_became(tmp_path: Path) -> None:
+    # machine names of earlier ontology releases (…_ampere_hour, …_watt_hour, current_a, power_w, …)
+    path = tmp_path / "older_machine.bdf.csv"
+    path.write_text(
+        "test_time_second,voltage_volt,current_a,cycle_dimensionless,step_count_1,charging_capacity_ampere_hour,"
+        "cycle_discharging_energy_watt_hour,power_w,ambient_temperature_degc\n"
+        "0,3.5,0.0,1,1,0.0,0.0,0.0,25.0\n"
+        "3600,4.0,1.0,1,2,1.0,0.0,4.0,25.5\n"
+    )
+
+    result = bdf.CONNECTOR_CSV.read(path)
+    frame = result.frame
+
+    assert result.unmapped_columns == ()
+    assert frame["current_ampere"].tolist() == [0.0, 1.0]
+    assert frame["cycle_count"].tolist() == [1, 1]
+    assert frame["step_count"].tolist() == [1, 2]
+    assert frame["charging_capacity_ah"].tolist() == [0.0, 1.0]
+    assert frame["cycle_discharging_energy_wh"].tolist() == [0.0, 0.0]
+    assert frame["power_watt"].tolist() == [0.0, 4.0]
+    assert frame["ambient_temperature_celsius"].tolist() == [25.0, 25.5]
