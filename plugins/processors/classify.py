@@ -24,9 +24,11 @@ retention, cycles to 80 %, projections) and the reference checks as a fade curve
 Two checks can take a complete cycle out of the fade:
 
 - **Cut short**: a cycle whose discharge (charge) ended `CUT_SHORT_VOLTAGE_V` above (below) where the same
-  kind of cycle ended in the `CUT_SHORT_LOOKBACK` cycles before it, and lasted less than
-  `CUT_SHORT_DURATION_RATIO` of theirs, did not reach its cut-off: the test was stopped (or resumed) inside
-  that step. Ageing alone shortens a discharge slowly and keeps its end voltage at the cut-off.
+  kind of cycle ended in the `CUT_SHORT_LOOKBACK` cycles before it (the first cycles of a kind, and a kind
+  of two cycles: where all its other cycles ended), and lasted less than `CUT_SHORT_DURATION_RATIO` of
+  theirs, did not reach its cut-off: the test was stopped (or resumed) inside that step, or the step only
+  set a state of charge. Ageing alone shortens a discharge slowly and keeps its end voltage at the cut-off.
+  The rate levels are then judged again without the cycles cut short.
 - **Implausible capacity**: a charge or discharge above `IMPLAUSIBLE_FACTOR` × the cell's nominal capacity
   (else × the median discharge of its complete cycles) is a measurement artefact, never a reference.
 """
@@ -111,13 +113,17 @@ def classify_cycles(
     classes[np.nan_to_num(segments) == 0] = "rest"
     classes[complete & (segments >= HPPC_MIN_SEGMENTS)] = "hppc"
     plain = complete & ~(segments >= HPPC_MIN_SEGMENTS)
-    _classify_plain(frame, classes, plain, formation_cycles)
+    _classify_plain(frame, classes, plain)
 
     cut = _cut_short(frame, classes, complete)
     for position in np.flatnonzero(cut):
         flags[position].append(FLAG_CUT_SHORT)
     complete &= ~cut
     classes[cut] = "partial"
+    if cut.any():  # the rate levels are judged again without the cycles that never reached a cut-off
+        plain &= ~cut
+        classes[plain] = "partial"
+        _classify_plain(frame, classes, plain)
     index = frame["cycle_index"].to_numpy(dtype=np.int64)
     if formation_cycles > 0:
         classes[(index <= formation_cycles) & complete] = "formation"
@@ -132,7 +138,7 @@ def classify_cycles(
 
 
 def _classify_plain(
-    frame: pd.DataFrame, classes: npt.NDArray[np.object_], plain: npt.NDArray[np.bool_], formation: int
+    frame: pd.DataFrame, classes: npt.NDArray[np.object_], plain: npt.NDArray[np.bool_]
 ) -> None:
     """Ageing, reference, rate and formation among the complete cycles that are not pulse trains."""
     rates = frame["discharge_current_median_a"].to_numpy(dtype=np.float64, na_value=np.nan)
@@ -157,26 +163,38 @@ def _classify_plain(
         checks = later_slow & (levels == slowest)
         if np.count_nonzero(checks) >= 2:
             classes[checks] = "reference"
-    del formation  # the metadata's formation cycles are applied by the caller, after the cut-short check
 
 
 def _cut_short(
     frame: pd.DataFrame, classes: npt.NDArray[np.object_], complete: npt.NDArray[np.bool_]
 ) -> npt.NDArray[np.bool_]:
-    """Complete cycles that stopped inside a step, against the same class's previous complete cycles
-    (rolling medians of the `CUT_SHORT_LOOKBACK` before each, at least two of them)."""
+    """Complete cycles that stopped inside a step, against the same class's other complete cycles: the
+    median of the `CUT_SHORT_LOOKBACK` before each when there are at least two, else the median of all the
+    others (so that a class of two cycles, or the first cycles of a class, are judged too)."""
     cut = np.zeros(len(frame), dtype=bool)
     for cycle_class in set(classes[complete]) - {"hppc", "rest", "partial"}:
         members = np.flatnonzero(complete & (classes == cycle_class))
-        if members.size < 3:
+        if members.size < 2:
             continue
         rows = frame.iloc[members]
         for side, sign in (("discharge", 1.0), ("charge", -1.0)):
-            end = rows[f"{side}_end_voltage_v"].astype(np.float64)
-            duration = rows[f"{side}_duration_second"].astype(np.float64)
-            typical_end = end.shift(1).rolling(CUT_SHORT_LOOKBACK, min_periods=2).median()
-            typical_duration = duration.shift(1).rolling(CUT_SHORT_LOOKBACK, min_periods=2).median()
+            end = rows[f"{side}_end_voltage_v"].astype(np.float64).reset_index(drop=True)
+            duration = rows[f"{side}_duration_second"].astype(np.float64).reset_index(drop=True)
+            typical_end = _typical(end)
+            typical_duration = _typical(duration)
             stopped_early = (sign * (end - typical_end) > CUT_SHORT_VOLTAGE_V).to_numpy()
             shorter = (duration < CUT_SHORT_DURATION_RATIO * typical_duration).to_numpy()
             cut[members[stopped_early & shorter]] = True
     return cut
+
+
+def _typical(values: pd.Series) -> pd.Series:
+    """Per member: the median of the `CUT_SHORT_LOOKBACK` members before it (at least two), else of all the
+    other members."""
+    typical = values.shift(1).rolling(CUT_SHORT_LOOKBACK, min_periods=2).median().to_numpy(copy=True)
+    array = values.to_numpy(dtype=np.float64)
+    for position in np.flatnonzero(np.isnan(typical)):  # the first two members only
+        others = np.delete(array, position)
+        if np.isfinite(others).any():
+            typical[position] = np.nanmedian(others)
+    return pd.Series(typical, index=values.index)

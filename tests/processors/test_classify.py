@@ -139,3 +139,33 @@ def test_an_implausible_capacity_is_flagged_and_never_a_reference() -> None:
 def test_rate_levels_group_rates_within_the_tolerance() -> None:
     rates = np.array([2.0, 2.1, 0.1, np.nan, 4.0, 1.95, 0.105])
     assert rate_levels(rates).tolist() == [1, 1, 0, -1, 2, 1, 0]
+
+
+def test_a_cycle_that_set_a_state_of_charge_is_not_an_ageing_cycle_even_in_a_class_of_two() -> None:
+    # The first cycles of batterydata.energy.gov's p492-13 (tests/data/batterydata/p492-13-raw.csv), whose
+    # own summary labels them: 2 "Capacity check", 4 unlabelled (a full cycle at 19 mA), 6 unlabelled (charged
+    # to 3.7 V only, 1 mAh discharged: it sets a state of charge before the EIS of cycle 7), 9 "Aging cycle".
+    # Figures (currents, durations, end voltages, capacities) as its samples give them.
+    features = pd.DataFrame(
+        {
+            "cycle_index": [2, 4, 6, 9],
+            "complete": [True] * 4,
+            "flags": [None] * 4,
+            "charge_capacity_ah": [0.02187, 0.03076, 0.00888, 0.01895],
+            "discharge_capacity_ah": [0.02174, 0.01954, 0.00101, 0.01901],
+            "discharge_current_median_a": [0.0010, 0.0190, 0.0190, 0.0095],
+            "charge_duration_second": [82877.0, 6617.0, 1712.0, 3600.0],
+            "discharge_duration_second": [82377.0, 3718.0, 196.0, 7204.0],
+            "charge_end_voltage_v": [4.100, 4.101, 3.700, 4.071],
+            "discharge_end_voltage_v": [3.0, 3.0, 3.0, 3.0],
+            "segments": [2, 3, 2, 2],
+        }
+    )
+
+    classified = classify_cycles(features).set_index("cycle_index")
+
+    assert classified.loc[6, "cycle_class"] == "partial"
+    assert not classified.loc[6, "complete"]
+    assert classified.loc[6, "flags"] == "cut_short"
+    assert classified.loc[9, "cycle_class"] == "ageing"
+    assert classified.loc[[2, 4], "cycle_class"].tolist() == ["formation", "formation"]
