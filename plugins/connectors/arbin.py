@@ -30,7 +30,7 @@ PARSER_VERSION = "1"
 RULES: dict[str, ColumnRule] = {
     "data_point": ColumnRule("record_index", "count"),
     "test_time": ColumnRule("test_time_second", "time", "s"),
-    # Both names are read as text and judged by their values (tabular.timestamps_to_unix_seconds): exports
+    # Both names are read as text and judged by their values (timestamps.timestamps_to_unix_seconds): exports
     # write Unix seconds or milliseconds, day numbers or text dates under either.
     "datetime": ColumnRule("unix_time_second", "time", kind="text"),
     "date_time": ColumnRule("unix_time_second", "time", kind="text"),

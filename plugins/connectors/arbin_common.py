@@ -11,6 +11,8 @@ import pandas as pd
 from connectors.base import to_canonical
 from connectors.tabular import (
     MappedColumn,
+)
+from connectors.timestamps import (
     naive_to_unix_seconds,
 )
 

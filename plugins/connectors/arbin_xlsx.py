@@ -27,11 +27,13 @@ from connectors.tabular import (
     ZIP_MAGIC,
     MappedColumn,
     map_headers,
-    naive_to_unix_seconds,
     open_workbook,
     split_header,
-    timestamps_to_unix_seconds,
     workbook_sheet_names,
+)
+from connectors.timestamps import (
+    naive_to_unix_seconds,
+    timestamps_to_unix_seconds,
 )
 
 _DATA_SHEET = re.compile(r"^Channel", re.IGNORECASE)

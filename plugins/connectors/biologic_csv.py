@@ -42,8 +42,10 @@ from connectors.errors import CorruptFile
 from connectors.tabular import (
     ColumnRule,
     MappedColumn,
-    is_number,
     iter_mapped_table,
+)
+from connectors.timestamps import (
+    is_number,
     timestamps_to_unix_seconds,
 )
 

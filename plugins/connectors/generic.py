@@ -69,6 +69,8 @@ from connectors.tabular import (
     MappedColumn,
     read_header_row,
     stream_headed_csv,
+)
+from connectors.timestamps import (
     timestamps_to_unix_seconds,
 )
 

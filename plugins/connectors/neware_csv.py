@@ -35,11 +35,13 @@ from connectors.neware_rules import (
 )
 from connectors.tabular import (
     MappedColumn,
-    durations_to_seconds,
     read_header_row,
     split_header,
     stream_headed_csv,
     table_to_frame,
+)
+from connectors.timestamps import (
+    durations_to_seconds,
     timestamps_to_unix_seconds,
 )
 

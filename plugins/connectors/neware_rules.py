@@ -20,6 +20,8 @@ from connectors.tabular import (
     ColumnRule,
     MappedColumn,
     split_header,
+)
+from connectors.timestamps import (
     timestamps_to_unix_seconds,
 )
 

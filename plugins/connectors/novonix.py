@@ -43,11 +43,13 @@ from connectors.errors import CorruptFile
 from connectors.tabular import (
     ColumnRule,
     MappedColumn,
-    is_number,
     locate_broken_line,
     map_headers,
     split_header,
     table_to_frame,
+)
+from connectors.timestamps import (
+    is_number,
     timestamps_to_unix_seconds,
 )
 
