@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from blc import cli
+from blc import cli_tables
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
@@ -36,7 +36,7 @@ def test_ingest_cycles_fade_cells_and_reingest(blc_env: Path) -> None:
     assert "loaded arbin_example.csv → cell arbin_example: 2142 rows, 2 cycles" in first.stdout
     assert again.returncode == 0 and again.stdout.startswith("skipped arbin_example.csv: same content")
     rows = list(csv.DictReader(io.StringIO(cycles.stdout)))
-    assert tuple(rows[0]) == cli.CYCLE_COLUMNS
+    assert tuple(rows[0]) == cli_tables.CYCLE_COLUMNS
     assert {"cv_capacity_ah", "temperature_mean_celsius", "equivalent_full_cycles", "complete"} <= set(
         rows[0]
     )

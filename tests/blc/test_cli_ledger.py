@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from blc import cli
+from blc import cli, cli_tables
 from blc import ingest as ingest_module
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -70,7 +70,7 @@ def test_files_lists_loaded_and_quarantined_files_with_their_reason(
     )
     assert (bad["status"], bad["rows"], bad["cell"]) == ("quarantined", None, None)
     assert bad["reason"].startswith("bad_cell.csv: line ") and "expected 15 fields" in bad["reason"]
-    assert set(good) == set(cli.FILE_COLUMNS)
+    assert set(good) == set(cli_tables.FILE_COLUMNS)
     assert good["first_seen"].endswith("Z") and bad["updated_at"].endswith("Z")
 
 
@@ -81,11 +81,11 @@ def test_files_table_shows_both_files_with_blanks_and_a_short_reason(
 
     assert code == 0
     header, *lines = out.splitlines()
-    assert header.split() == list(cli.FILE_COLUMNS)
+    assert header.split() == list(cli_tables.FILE_COLUMNS)
     assert len(lines) == 2
     bad = next(line for line in lines if line.startswith("bad_cell.csv"))
     assert "quarantined" in bad and "bad_cell.csv: line " in bad
-    assert len(bad.split("quarantined", 1)[1].split("  ")[-1].strip()) <= cli.REASON_CHARS
+    assert len(bad.split("quarantined", 1)[1].split("  ")[-1].strip()) <= cli_tables.REASON_CHARS
     good = next(line for line in lines if line.startswith("arbin_example.csv"))
     assert "processed" in good and "2142" in good
     for text in ("nan", "NaN", "None", "<NA>", "NaT"):
@@ -113,7 +113,7 @@ def test_files_all_adds_the_bookkeeping_columns(
 
     assert code == 0
     rows = {row["file"]: row for row in json.loads(out)}
-    assert set(rows["arbin_example.csv"]) == set(cli.FILE_COLUMNS_ALL)
+    assert set(rows["arbin_example.csv"]) == set(cli_tables.FILE_COLUMNS_ALL)
     good = rows["arbin_example.csv"]
     assert good["uri"] == (good_and_bad / "arbin_example.csv").resolve().as_uri()
     assert good["size_bytes"] == EXAMPLE.stat().st_size and good["attempts"] == 1

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from blc import cli, pipeline
+from blc import cli, cli_tables, pipeline
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 EXAMPLE = DATA / "arbin" / "arbin_example.csv"  # 2 cycles; cycle 2 discharges 1.0734087 Ah (test_cli.py)
@@ -45,7 +45,7 @@ def test_cells_table_is_narrow_rounded_and_blank_where_missing(
     _, out = run(capsys, "cells")
 
     header, rows = table_rows(out)
-    assert header == list(cli.CELL_TABLE.values())
+    assert header == list(cli_tables.CELL_TABLE.values())
     assert max(len(line) for line in out.splitlines()) <= 120
     for text in MISSING:
         assert text not in out
@@ -83,7 +83,7 @@ def test_cycles_table_is_narrow_csv_keeps_the_metric_set(
     _, as_csv = run(capsys, "cycles", "arbin_example", "--format", "csv")
 
     header, rows = table_rows(table)
-    assert header == list(cli.CYCLE_TABLE.values())
+    assert header == list(cli_tables.CYCLE_TABLE.values())
     assert [row[0] for row in rows] == ["1", "2"]
     assert rows[1][2] == "1.07341"  # discharge capacity of cycle 2, 6 significant digits
     assert rows[1][-1] == "yes"
@@ -92,7 +92,7 @@ def test_cycles_table_is_narrow_csv_keeps_the_metric_set(
     for text in MISSING:
         assert text not in table and text not in everything
     records = list(csv.DictReader(io.StringIO(as_csv)))
-    assert tuple(records[0]) == cli.CYCLE_COLUMNS
+    assert tuple(records[0]) == cli_tables.CYCLE_COLUMNS
     assert float(records[1]["discharge_capacity_ah"]) == pytest.approx(1.0734087, rel=1e-6)
 
 
@@ -101,11 +101,11 @@ def test_fade_table_blanks_and_json_nulls(two_cells: None, capsys: pytest.Captur
     _, as_json = run(capsys, "fade", "arbin_example", "--format", "json")
 
     header, rows = table_rows(table)
-    assert header == list(cli.FADE_TABLE.values())
+    assert header == list(cli_tables.FADE_TABLE.values())
     for text in MISSING:
         assert text not in table
     fade = json.loads(as_json)
-    assert tuple(fade[0]) == cli.FADE_COLUMNS
+    assert tuple(fade[0]) == cli_tables.FADE_COLUMNS
     # The smoothed coulombic inefficiency is over complete cycles: none for the incomplete cycle 1.
     assert fade[0]["coulombic_inefficiency_smoothed"] is None
     assert fade[1]["retention"] == pytest.approx(1.0)
@@ -119,3 +119,11 @@ def test_fade_table_blanks_and_json_nulls(two_cells: None, capsys: pytest.Captur
 def test_no_cells(blc_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "cells")[1].strip() == "(none)"
     assert json.loads(run(capsys, "cells", "--format", "json")[1]) == []
+
+
+def test_cycle_columns_are_the_processors_metric_set_plus_the_sql_ones() -> None:
+    from processors.cycle_stats import CYCLE_STATS_COLUMNS
+
+    computed_in_sql = {"throughput_ah", "throughput_wh", "equivalent_full_cycles", "cycle_class"}
+    assert len(set(cli_tables.CYCLE_COLUMNS)) == len(cli_tables.CYCLE_COLUMNS)
+    assert set(cli_tables.CYCLE_COLUMNS) == set(CYCLE_STATS_COLUMNS) | computed_in_sql

@@ -24,7 +24,7 @@ from types import ModuleType
 import pytest
 import sqlalchemy as sa
 
-from blc import cli, pipeline
+from blc import cli, cli_tables, pipeline
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "biologic"
 FIXTURE = DATA / "modulo_bat_eis_pulses_C02.mpt"
@@ -307,7 +307,7 @@ def test_blc_impedance_table_and_unknown_cell(blc_env: Path, capsys: pytest.Capt
 
     assert cli.main(["impedance", CELL]) == 0
     header, *lines = capsys.readouterr().out.splitlines()
-    assert header.split() == list(cli.IMPEDANCE_TABLE.values())
+    assert header.split() == list(cli_tables.IMPEDANCE_TABLE.values())
     assert len(lines) == SWEEPS * POINTS_PER_SWEEP
 
     assert cli.main(["impedance", "no_such_cell"]) == 2
