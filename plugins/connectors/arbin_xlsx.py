@@ -24,12 +24,11 @@ from connectors.arbin_common import (
 from connectors.base import DEFAULT_CHUNK_ROWS, Connector, FileHead, StreamedRead
 from connectors.errors import CorruptFile
 from connectors.tabular import (
-    ZIP_MAGIC,
     MappedColumn,
     map_headers,
     open_workbook,
+    sniffed_sheet_names,
     split_header,
-    workbook_sheet_names,
 )
 from connectors.timestamps import (
     naive_to_unix_seconds,
@@ -159,12 +158,7 @@ class ArbinXlsx(Connector):
     parser_version = PARSER_VERSION
 
     def sniff(self, head: FileHead) -> bool:
-        if not head.raw.startswith(ZIP_MAGIC):
-            return False
-        try:
-            names = workbook_sheet_names(head.path)
-        except Exception:
-            return False
+        names = sniffed_sheet_names(head)
         return any(_DATA_SHEET.match(n) and not _SKIPPED_SHEET.search(n) for n in names)
 
     def stream(

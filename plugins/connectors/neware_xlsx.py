@@ -24,9 +24,8 @@ from connectors.errors import CorruptFile
 from connectors.neware_csv import NewareCsv
 from connectors.neware_rules import NAME_XLSX, PARSER_VERSION, _is_flat_header
 from connectors.tabular import (
-    ZIP_MAGIC,
     open_workbook,
-    workbook_sheet_names,
+    sniffed_sheet_names,
 )
 
 _RECORD_SHEET = re.compile(r"^(record|detail)", re.IGNORECASE)
@@ -60,12 +59,7 @@ class NewareXlsx(Connector):
     parser_version = PARSER_VERSION
 
     def sniff(self, head: FileHead) -> bool:
-        if not head.raw.startswith(ZIP_MAGIC):
-            return False
-        try:
-            names = workbook_sheet_names(head.path)
-        except Exception:  # sniff never raises
-            return False
+        names = sniffed_sheet_names(head)
         return any(_RECORD_SHEET.match(n) for n in names) and not any(n.startswith("Channel") for n in names)
 
     def stream(

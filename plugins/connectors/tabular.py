@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from connectors.base import StreamedRead, to_canonical
+from connectors.base import FileHead, StreamedRead, to_canonical
 from connectors.errors import CorruptFile
 from connectors.timestamps import durations_to_seconds, is_number, timestamps_to_unix_seconds
 
@@ -455,6 +455,17 @@ def workbook_sheet_names(path: Path) -> list[str]:
     with zipfile.ZipFile(path) as archive:
         xml = archive.read("xl/workbook.xml")
     return [m.group(1).decode("utf-8", errors="replace") for m in _SHEET_NAME.finditer(xml)]
+
+
+def sniffed_sheet_names(head: FileHead) -> list[str]:
+    """For a connector's `sniff`: the sheet names of an XLSX workbook, or none when the file is not one (a zip
+    without a readable ``xl/workbook.xml`` included; sniffing never raises)."""
+    if not head.raw.startswith(ZIP_MAGIC):
+        return []
+    try:
+        return workbook_sheet_names(head.path)
+    except Exception:
+        return []
 
 
 def open_workbook(path: Path) -> Any:
