@@ -55,6 +55,7 @@ from blc.cli_errors import (
 )
 from blc.queries import STATUSES
 from blc.settings import Settings, get_settings
+from blc.tables import printable
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -369,18 +370,19 @@ def _ingest(args: argparse.Namespace) -> int:
             if isinstance(exc, ConnectionError):  # a network error: infrastructure, not this file
                 raise
             # This file only (no permission, a project name in its metadata that is not one, …).
-            say(f"{path}: {os_reason(exc) if isinstance(exc, OSError) else exc}")
+            say(printable(f"{path}: {os_reason(exc) if isinstance(exc, OSError) else exc}"))
             status = EXIT_BAD_INPUT
             continue
         if outcome.status == "quarantined":
-            print(f"quarantined {outcome.reason}", file=sys.stderr)
+            print(f"quarantined {printable(str(outcome.reason))}", file=sys.stderr)
             status = EXIT_BAD_INPUT
         elif outcome.status == "skipped":
             print(f"skipped {outcome.file_label}: {outcome.reason}")
         else:
             cycles = next((p.cycles for p in processed if p.cell_id == outcome.cell_id), 0)
             print(
-                f"loaded {outcome.file_label} → cell {outcome.cell_id}: {outcome.rows} rows, {cycles} cycles "
+                f"loaded {printable(outcome.file_label)} → cell {printable(str(outcome.cell_id))}:"
+                f" {outcome.rows} rows, {cycles} cycles "
                 f"({outcome.format}, cycles by {outcome.cycle_rule}) in {outcome.seconds:.2f}s"
             )
     return status

@@ -125,12 +125,14 @@ def files(args: argparse.Namespace, engine: Engine) -> int:
     from blc import queries
 
     ledger = queries.list_files(engine, status=args.status)
+    warnings = ledger["warnings"]
     ledger = ledger[list(FILE_COLUMNS_ALL if args.all else FILE_COLUMNS)]
     if args.format == "table":
+        # A file that loaded with warnings shows the first of them where a quarantined one shows its reason.
         ledger = ledger.assign(
             reason=[
-                None if missing(reason) else shorten(as_text(reason), REASON_CHARS)
-                for reason in ledger["reason"]
+                _reason_or_warning(reason, warned, REASON_CHARS)
+                for reason, warned in zip(ledger["reason"], warnings, strict=True)
             ]
         )
         print_table(ledger)
@@ -185,3 +187,13 @@ def impedance(args: argparse.Namespace, engine: Engine) -> int:
     else:
         emit(table, args.format)
     return EXIT_OK
+
+
+def _reason_or_warning(reason: object, warnings: object, limit: int) -> str | None:
+    if not missing(reason):
+        return shorten(as_text(reason), limit)
+    found = [w for w in warnings if isinstance(w, str)] if isinstance(warnings, list) else []
+    if not found:
+        return None
+    more = f" (+{len(found) - 1} more)" if len(found) > 1 else ""
+    return shorten(f"warning: {as_text(found[0])}", limit - len(more)) + more

@@ -16,7 +16,10 @@ __all__ = [
     "MigrationChanged",
     "QuarantineError",
     "SchemaNotCurrent",
+    "UnreadableFile",
     "UnsupportedFormat",
+    "describe_exception",
+    "is_infrastructure",
 ]
 
 
@@ -59,3 +62,48 @@ class SchemaNotCurrent(BlcError):
 
 # Errors that mean "this file is bad", as opposed to "the platform is broken".
 QuarantineError = (ConnectorError,)
+
+#: SQLSTATEs a row of the file itself causes: class 22 (data exception: a number out of range, a bad value)
+#: and the not-null and check constraints. Any other database error is the database's.
+_DATA_SQLSTATE_CLASSES = ("22",)
+_DATA_SQLSTATES = ("23502", "23514")
+#: OS errors of the machine, not of the file being read: no space, no quota, no memory.
+_MACHINE_ERRNOS = frozenset({28, 122, 12})  # ENOSPC, EDQUOT, ENOMEM
+
+
+class UnreadableFile(ConnectorError):
+    """An unexpected error while a file was read, numbered, validated or loaded: the file is quarantined
+    with this one-line reason (the type and message, bounded and with control characters escaped); the
+    traceback goes to the log."""
+
+    def __init__(self, file_label: str, cause: BaseException) -> None:
+        super().__init__(file_label, f"could not be read ({describe_exception(cause)})")
+        self.cause = cause
+
+
+def describe_exception(exc: BaseException, limit: int = 200) -> str:
+    """``Type: message`` on one line, at most `limit` characters of message, control characters escaped.
+    A database error gives libpq's primary message only (never the statement or its parameters)."""
+    orig = getattr(exc, "orig", None)
+    message = str(orig if orig is not None else exc).split("\n", 1)[0]
+    kind = type(orig if orig is not None else exc).__name__
+    escaped = message.encode("unicode_escape").decode("ascii") if not message.isprintable() else message
+    if len(escaped) > limit:
+        escaped = escaped[:limit] + "…"
+    return f"{kind}: {escaped}" if escaped else kind
+
+
+def is_infrastructure(exc: BaseException) -> bool:
+    """True when `exc` says the platform cannot work now (database or network down, disk full): the task
+    fails and is retried. False when it comes from the file: the file is quarantined."""
+    import sqlalchemy.exc
+
+    if isinstance(exc, sqlalchemy.exc.DBAPIError):
+        orig = getattr(exc, "orig", None)
+        state = getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None) or ""  # psycopg2, psycopg 3
+        return not (state[:2] in _DATA_SQLSTATE_CLASSES or state in _DATA_SQLSTATES)
+    if isinstance(exc, sqlalchemy.exc.SQLAlchemyError | ConnectionError | TimeoutError):
+        return True
+    if isinstance(exc, OSError):
+        return exc.errno in _MACHINE_ERRNOS
+    return False

@@ -7,7 +7,7 @@ import logging
 import re
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path, PurePosixPath
@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 from blc import db, failpoints, ledger, tuning
 from blc.catalog import record_validation, vendor_summary_beside
 from blc.db import engine_for
-from blc.errors import ConnectorError
+from blc.errors import ConnectorError, UnreadableFile, is_infrastructure
 from blc.load import Grown, NotAnAppend, Source, Target, grown_version, load
 from blc.numbering import assign_file_cycles
 from blc.process import ProcessOutcome, process_cell
@@ -84,6 +84,15 @@ def project_name(raw: str) -> str:
     if not name:
         raise ValueError(f"project name {raw!r} has no letters or digits")
     return name
+
+
+def _project_of(label: str, given: str | None, metadata: Mapping[str, Any], settings: Settings) -> str:
+    """The project a file's cell belongs to: the caller's, else its metadata's, else the default. A name
+    from the metadata that is no name is the file's fault (quarantined), not the platform's."""
+    try:
+        return project_name(given or str(metadata.get("project") or settings.default_project))
+    except ValueError as exc:
+        raise ConnectorError(label, f"metadata: {exc}") from exc
 
 
 def publish_file(
@@ -200,17 +209,20 @@ def _settled_outcome(known: ledger.LedgerEntry, uri: str, label: str, started: f
 
 @contextmanager
 def _complete_lines(path: Path) -> Iterator[tuple[Path, tuple[str, ...]]]:
-    """The path to read and the warnings to record. A text file whose last line has no line end may still
-    be being written (a writer paused mid-row cuts a field in two, and the field count can still match):
-    that line is never published. The complete lines are read from a temporary copy of the same name."""
-    complete = share.complete_lines_size(path)
-    if complete is None:
-        yield path, ()
-        return
-    with tempfile.TemporaryDirectory(prefix="blc-complete-") as folder:
+    """The path to read and the warnings to record. UTF-16 text (Excel's "Unicode text" export, starting
+    with its byte-order mark) is read from a UTF-8 copy. A text file whose last line has no line end may
+    still be being written (a writer paused mid-row cuts a field in two, and the field count can still
+    match): that line is never published. The complete lines are read from a temporary copy of the same
+    name."""
+    with tempfile.TemporaryDirectory(prefix="blc-read-") as folder:
+        text = _utf8_copy(path, Path(folder) / "utf8") or path
+        complete = share.complete_lines_size(text)
+        if complete is None:
+            yield text, ()
+            return
         copy = Path(folder) / path.name
         line_ends = 0
-        with path.open("rb") as source, copy.open("wb") as target:
+        with text.open("rb") as source, copy.open("wb") as target:
             left = complete
             while left > 0 and (block := source.read(min(1 << 20, left))):
                 line_ends += block.count(b"\n")
@@ -223,6 +235,27 @@ def _complete_lines(path: Path) -> Iterator[tuple[Path, tuple[str, ...]]]:
         )
         log.warning("%s: %s", path.name, warning)
         yield copy, (warning,)
+
+
+#: Byte-order marks of UTF-16 text, little- and big-endian.
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _utf8_copy(path: Path, folder: Path) -> Path | None:
+    """A UTF-8 copy (same name, in `folder`) of a UTF-16 text file with a byte-order mark; None for any other
+    file. Bytes that are not UTF-16 become U+FFFD, which the connector then refuses by line."""
+    with path.open("rb") as handle:
+        if handle.read(2) not in _UTF16_BOMS or handle.read(2)[:2] == b"\x00\x00":  # UTF-32's BOM
+            return None
+    folder.mkdir()
+    copy = folder / path.name
+    with (
+        path.open("r", encoding="utf-16", errors="replace", newline="") as source,
+        copy.open("w", encoding="utf-8", newline="") as target,
+    ):
+        while block := source.read(1 << 20):
+            target.write(block)
+    return copy
 
 
 def _publish_registered(
@@ -271,15 +304,18 @@ def _publish_registered(
             uri=uri,
             label=label,
             cell_id=cell,
-            project=project_name(project or str(stream.metadata.get("project") or settings.default_project)),
+            project=_project_of(label, project, stream.metadata, settings),
             summary=summary,
             warnings=source.warnings,
         )
     except ConnectorError as exc:
         return _quarantine(engine, uri, label, file_id, exc, started, format_name)
     except Exception as exc:
-        _mark_failed(engine, file_id, exc)
-        raise
+        if is_infrastructure(exc):
+            _mark_failed(engine, file_id, exc)
+            raise
+        log.exception("%s: unexpected error while reading; the file is quarantined", label)
+        return _quarantine(engine, uri, label, file_id, UnreadableFile(label, exc), started, format_name)
     if stream.unmapped_columns:
         log.info(
             "%s: vendor columns not mapped to BDF (not stored): %s", label, ", ".join(stream.unmapped_columns)
@@ -301,8 +337,12 @@ def _publish_registered(
         # The transaction rolled back: none of this file's rows, and the earlier version's rows are intact.
         return _quarantine(engine, uri, label, file_id, exc, started, stream.format)
     except Exception as exc:
-        _mark_failed(engine, file_id, exc)
-        raise
+        if is_infrastructure(exc):
+            _mark_failed(engine, file_id, exc)
+            raise
+        # Rolled back too. Any error the file's content caused is a quarantine, never a retry for ever.
+        log.exception("%s: unexpected error while loading; the file is quarantined", label)
+        return _quarantine(engine, uri, label, file_id, UnreadableFile(label, exc), started, stream.format)
 
     log.info(
         "%s: loaded %d rows as cell %s (format %s, cycles by %s)",

@@ -13,11 +13,12 @@ from sqlalchemy.engine import Connection, Engine
 
 from blc import db, ledger
 from blc.catalog import ensure_cell, ensure_project, record_validation, store_vendor_summary
+from blc.errors import is_infrastructure
 from blc.file_stats import gathering, store_file_cycle_stats
 from blc.impedance import ImpedanceSplit
 from blc.numbering import VALIDATION_BATCH_CHUNKS, Numbering, numbered_chunks
 from blc.settings import Settings
-from blc.validation import CANONICAL_SUITE, ValidationFailed
+from blc.validation import CANONICAL_SUITE, ValidationFailed, suite_parameters
 from blc.voltage_window import voltage_window
 from connectors import companions, share
 from connectors.base import StreamedRead
@@ -199,6 +200,7 @@ def load(
             batch_rows=VALIDATION_BATCH_CHUNKS * settings.chunk_rows,
             warm_up_thread=warm_up,
             window=voltage_window(stream.metadata),  # the file's chemistry × cells in series
+            parameters=suite_parameters(stream.metadata),  # the current's warning bound, from its nominal
         )
         chunks = numbered_chunks(
             stream,
@@ -223,6 +225,20 @@ def load(
                 validator.finish()
         except ValidationFailed as exc:
             raise impedance.in_file_lines(exc, stream.first_data_line) from None
+        except Exception as exc:
+            # A row the database or a computation refused (a null, an overflow) usually broke a rule of the
+            # suite too, which names the line: the rows read so far are validated for a better reason.
+            if is_infrastructure(exc):
+                raise
+            try:
+                validator.finish()
+            except ValidationFailed as failed:
+                raise impedance.in_file_lines(failed, stream.first_data_line) from exc
+            except Exception:
+                log.debug(
+                    "%s: validating the rows read before the error failed too", target.label, exc_info=True
+                )
+            raise
         rule = _cycle_rule(numbering, grown)
         points = impedance.store(conn, target.cell_id, file_id)
         store_file_cycle_stats(conn, file_id, gathered, target.label)
@@ -253,9 +269,17 @@ def load(
             test_time_last_second=numbering.time_last,
             error=None,
         )
-        for warning in (*target.warnings, *stream.warnings):
+        found = validator.warnings()
+        rows_are_lines = first_line is not None
+        for warning in (
+            *target.warnings,
+            *stream.warnings,
+            *(f.describe(rows_are_lines=rows_are_lines) for f in found),
+        ):
             ledger.add_warning(conn, file_id, warning)
-        record_validation(conn, file_id, "canonical", CANONICAL_SUITE, success=True, failed=[])
+        record_validation(
+            conn, file_id, "canonical", CANONICAL_SUITE, success=True, failed=[f.as_dict() for f in found]
+        )
     if grown is not None:
         log.info(
             "%s: grew by %d rows; cycles from %d on recomputed", target.label, rows, grown.last_cycle_index

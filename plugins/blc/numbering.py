@@ -130,6 +130,7 @@ def numbered_chunks(
     numbered but not yielded: only those of cycles from `stats_from_cycle` on reach the statistics, and the
     validator resumes after the last of them. `impedance` takes the impedance rows out first (rows are
     counted without them), and learns the cycle each was measured in."""
+    infinities = NonFinite(label, stream.first_data_line)
     for chunk in stream.chunks(None):
         if impedance is not None:
             chunk = impedance.take(chunk)
@@ -137,6 +138,7 @@ def numbered_chunks(
                 impedance.place(np.zeros(0, dtype=np.int32))
                 continue
         offset, n = numbering.rows, len(chunk)
+        chunk = infinities.to_null(chunk, offset)
         chunk["cycle_index"] = numbering.number(chunk, label)
         if impedance is not None:
             impedance.place(chunk["cycle_index"].to_numpy())
@@ -163,6 +165,7 @@ def numbered_chunks(
         yield chunk
         if numbering.chunks == 1:
             failpoints.reach("mid_copy")
+    stream.warnings.extend(infinities.warnings())
     if numbering.plan is not None and numbering.rows != numbering.plan.cycle_index.size:
         raise CorruptFile(
             label,
@@ -170,6 +173,50 @@ def numbered_chunks(
             f" then {numbering.rows})",
         )
 
+
+class NonFinite:
+    """±inf in an optional measured column — a counter, a temperature, a resistance — is stored as
+    empty, with a warning naming the column, the count and the first line (a finding of severity warning:
+    the file loads). In the required columns (time, voltage, current) the suite refuses it instead."""
+
+    def __init__(self, label: str, first_data_line: int | None) -> None:
+        self.label = label
+        self.first_data_line = first_data_line
+        #: column → (count, first row position from 0, first value)
+        self.found: dict[str, tuple[int, int, float]] = {}
+
+    def to_null(self, chunk: pd.DataFrame, offset: int) -> pd.DataFrame:
+        for column in chunk.columns:
+            if column in REQUIRED_FINITE or chunk[column].dtype.kind != "f":
+                continue
+            values = chunk[column].to_numpy()
+            infinite = np.isinf(values)
+            if not infinite.any():
+                continue
+            positions = np.flatnonzero(infinite)
+            count, first, value = self.found.get(
+                column, (0, offset + int(positions[0]), float(values[positions[0]]))
+            )
+            self.found[column] = (count + positions.size, first, value)
+            chunk[column] = np.where(infinite, np.nan, values)
+        return chunk
+
+    def warnings(self) -> list[str]:
+        out = []
+        for column, (count, first, value) in self.found.items():
+            where = (
+                f"line {self.first_data_line + first}"
+                if self.first_data_line is not None
+                else f"row {first + 1}"
+            )
+            rows = "1 value" if count == 1 else f"{count} values"
+            out.append(f"{column}: {rows} of {value:g} stored as empty (not finite), first at {where}")
+            log.warning("%s: %s", self.label, out[-1])
+        return out
+
+
+#: Columns the canonical suite requires finite (it refuses the file otherwise).
+REQUIRED_FINITE = frozenset({"test_time_second", "voltage_volt", "current_ampere"})
 
 #: What the processor reads of blc.timeseries (and of each streamed chunk).
 SAMPLE_COLUMNS = ("cycle_index", "test_time_second", "current_ampere", "voltage_volt", *SAMPLE_EXTRAS)

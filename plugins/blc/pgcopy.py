@@ -130,6 +130,8 @@ def encode_binary(
         wire = WIRE_TYPES.get(pg_type)
         if wire is None:
             return None
+        if pg_type in INTEGER_RANGES:
+            _check_range(name, pg_type, series)
         numeric = series.to_numpy(dtype=np.dtype(wire).newbyteorder("="))
         values[name] = numeric
         fields.append((f"val{position}", wire))
@@ -222,3 +224,24 @@ def float8_array_field(values: npt.ArrayLike) -> bytes:
     elements["value"] = numbers
     head = _ARRAY_HEAD.pack(_ARRAY_HEAD_BYTES + elements.nbytes, 1, 0, FLOAT8_OID, numbers.size, 1)
     return head + elements.tobytes()
+
+
+#: What a Postgres integer column holds. A binary COPY would store a wider value wrapped (99999999999 as
+#: 1215752191): it is refused instead, as Postgres refuses it in text.
+INTEGER_RANGES = {
+    "smallint": (-(2**15), 2**15 - 1),
+    "integer": (-(2**31), 2**31 - 1),
+    "bigint": (-(2**63), 2**63 - 1),
+}
+
+
+def _check_range(name: str, pg_type: str, series: pd.Series) -> None:
+    low, high = INTEGER_RANGES[pg_type]
+    if series.empty:
+        return
+    smallest, largest = series.min(), series.max()
+    if smallest < low or largest > high:
+        value = largest if largest > high else smallest
+        raise ValueError(
+            f"column {name}: {value} is outside the range of a Postgres {pg_type} ({low} to {high})"
+        )

@@ -255,6 +255,7 @@ def _finding(item: dict[str, Any]) -> dict[str, Any]:
         line = item["first_rows"][0]
     return {
         "rule": str(item.get("rule") or item.get("expectation") or item.get("error") or "?"),
+        "severity": str(item.get("severity") or "error"),
         "line": line,
         "column": item.get("column"),
         "unexpected_count": item.get("unexpected_count"),

@@ -103,6 +103,8 @@ def emit(table: pd.DataFrame, fmt: str) -> None:
     if fmt == "table":
         print_table(table)
         return
+    from pandas.api.types import is_string_dtype
+
     table = table.copy()
     for column in table.columns:
         values = table[column]
@@ -110,10 +112,24 @@ def emit(table: pd.DataFrame, fmt: str) -> None:
             table[column] = [None if missing(v) else iso(v) for v in values]
         elif fmt == "csv" and values.dtype == object and any(isinstance(v, list) for v in values):
             table[column] = ["; ".join(map(str, v)) if isinstance(v, list) else v for v in values]
+        if fmt == "csv" and (values.dtype == object or is_string_dtype(values.dtype)):
+            table[column] = [spreadsheet_safe(v) for v in table[column]]
     if fmt == "csv":
         table.to_csv(sys.stdout, index=False, float_format="%.10g")
     else:
         sys.stdout.write(table.to_json(orient="records", double_precision=15) + "\n")
+
+
+#: A text cell starting with one of these runs as a formula when a spreadsheet opens the CSV.
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A text value that a spreadsheet would run as a formula (``=HYPERLINK(…)``, ``+1``, ``@SUM``) gets a
+    leading apostrophe, as OWASP advises for CSV; other values are returned as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_LEADS):
+        return "'" + value
+    return value
 
 
 def print_table(table: pd.DataFrame, headers: Mapping[str, str] | None = None) -> None:
@@ -200,7 +216,17 @@ def iso(value: datetime) -> str:
 
 
 def as_text(value: Any) -> str:
-    return " ".join(str(value).split())
+    """One line of printable text: whitespace runs become one space, other control characters (a terminal
+    escape sequence in a cell id) are shown escaped (``\\x1b``), never sent to the terminal."""
+    return printable(" ".join(str(value).split()))
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """`text` with its control characters escaped as ``\\xNN``."""
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
 
 
 def shorten(text: str, limit: int) -> str:
@@ -248,6 +274,9 @@ def print_validation(validation: Mapping[str, Any] | None) -> None:
         print_field("validation", "none")
         return
     outcome = "passed" if validation["success"] else "failed"
+    warned = sum(1 for finding in validation["findings"] if finding.get("severity") == "warning")
+    if validation["success"] and warned:
+        outcome += f" with {warned} warning{'s' if warned > 1 else ''}"
     evaluated = validation.get("evaluated")
     counted = f", {evaluated} expectations" if evaluated is not None else ""
     print_field(
@@ -262,7 +291,8 @@ def print_validation(validation: Mapping[str, Any] | None) -> None:
             details.append(f"{finding['unexpected_count']} rows")
         if line is not None and f"line {line}" not in text:
             details.append(f"line {line}")
-        print(f"  - {as_text(text)}" + (f" ({', '.join(details)})" if details else ""))
+        mark = "warning: " if finding.get("severity") == "warning" else ""
+        print(f"  - {mark}{as_text(text)}" + (f" ({', '.join(details)})" if details else ""))
     if validation["more_findings"]:
         print(f"  - … and {validation['more_findings']} more")
 

@@ -32,12 +32,15 @@ import logging
 import math
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from blc.validation_report import (
+    ERROR,
     MAX_EXAMPLES,
+    SEVERITIES,
+    WARNING,
     FailedExpectation,
     ValidationFailed,
     ValidationReport,
@@ -79,9 +82,11 @@ def validate_frame(
     expectations_dir: Path,
     first_data_line: int | None = None,
     window: VoltageWindow | None = None,
+    parameters: Mapping[str, float] | None = None,
 ) -> ValidationReport:
     """Run suite ``suite_name`` over the whole ``frame`` and report what failed, in suite order. The
-    voltage bounds are `window`'s (the file's, from its metadata), the default cell window when None."""
+    voltage bounds are `window`'s (the file's, from its metadata), the default cell window when None;
+    `parameters` gives the suite's other parameters (`suite_parameters`)."""
     frame = _positional(frame)
     window = window or voltage_window({})
     directory = Path(expectations_dir).resolve()
@@ -97,7 +102,7 @@ def validate_frame(
         try:
             result = runner.definition.run(
                 batch_parameters={"dataframe": frame},
-                expectation_parameters=window.parameters(),
+                expectation_parameters={**suite_parameters({}), **(parameters or {}), **window.parameters()},
                 result_format=_RESULT_FORMAT,
             )
         finally:
@@ -112,7 +117,7 @@ def validate_frame(
     failures.sort(key=lambda item: item[0])
     return ValidationReport(
         suite=suite_name,
-        success=bool(result.success) and not failures,
+        success=not any(failure.severity != WARNING for _, failure in failures),
         evaluated=len(result.results),
         failed=tuple(failure for _, failure in failures),
         first_data_line=first_data_line,
@@ -186,6 +191,7 @@ class _ExpectationInfo:
     rule: str
     #: The suite parameters its kwargs name ({"$PARAMETER": …}): its bounds are set per run.
     parameters: tuple[str, ...] = ()
+    severity: str = ERROR
 
 
 @dataclass(frozen=True)
@@ -299,8 +305,11 @@ def _runner(suite_name: str, directory: Path, skipped: tuple[int, ...]) -> _Runn
             for value in kwargs.values()
             if isinstance(value, Mapping) and "$PARAMETER" in value
         )
+        severity = (raw.get("meta") or {}).get("severity", ERROR)
+        if severity not in SEVERITIES:
+            raise ValueError(f"suite {suite_name}: expectation {position + 1} has severity {severity!r}")
         expectations[str(configured.id)] = _ExpectationInfo(
-            position, raw["type"], column, str(rule), parameters
+            position, raw["type"], column, str(rule), parameters, severity
         )
     runner = _Runner(definition=definition, expectations=expectations)
     state.runners[key] = runner
@@ -363,7 +372,28 @@ def _failure(
         examples=[json_safe(value) for value in examples],
         error=exception_text(expectation_result.exception_info),
         limits=limits,
+        # A rule that could not even be evaluated (its column missing, a type error) is an error.
+        severity=ERROR
+        if expectation_result.exception_info and exception_text(expectation_result.exception_info)
+        else info.severity,
     )
+
+
+#: A current above this many times the nominal capacity (30C) is a warning: mA read as A, a pack's current
+#: under a cell's metadata. Without a nominal capacity only the suite's absolute bound applies.
+C_RATE_WARNING = 30.0
+_NO_LIMIT_AMPERE = 1e4
+
+
+def suite_parameters(metadata: Mapping[str, Any]) -> dict[str, float]:
+    """The canonical suite's per-file parameters besides the voltage window: the current bounds of its
+    warning, from the nominal capacity in the metadata."""
+    try:
+        nominal = float(metadata.get("nominal_capacity_ah") or 0.0)
+    except (TypeError, ValueError):
+        nominal = 0.0
+    limit = C_RATE_WARNING * nominal if math.isfinite(nominal) and nominal > 0 else _NO_LIMIT_AMPERE
+    return {"current_warning_min_ampere": -limit, "current_warning_max_ampere": limit}
 
 
 def suite_columns(suite_name: str, *, expectations_dir: Path) -> tuple[str, ...]:
@@ -393,6 +423,7 @@ class ChunkValidator:
         batch_rows: int,
         warm_up_thread: threading.Thread | None = None,
         window: VoltageWindow | None = None,
+        parameters: Mapping[str, float] | None = None,
     ) -> None:
         self.suite_name = suite_name
         self.window = window or voltage_window({})
@@ -409,6 +440,25 @@ class ChunkValidator:
         #: The voltages seen, for the line that says the file's voltage fits its window.
         self._voltage_min = math.inf
         self._voltage_max = -math.inf
+        #: Findings of severity warning, merged across batches (one per rule).
+        self._warnings: dict[tuple[str, str | None, str], FailedExpectation] = {}
+        self._parameters = dict(parameters or {})
+
+    def warnings(self) -> list[FailedExpectation]:
+        """The warnings found in the whole file, one per rule: rows counted over every batch, the first
+        line and value of the first batch that broke it."""
+        return list(self._warnings.values())
+
+    def _keep_warnings(self, report: ValidationReport) -> None:
+        for found in report.warnings:
+            key = (found.expectation, found.column, found.rule)
+            earlier = self._warnings.get(key)
+            if earlier is None:
+                self._warnings[key] = found
+            elif earlier.unexpected_count is not None and found.unexpected_count is not None:
+                self._warnings[key] = replace(
+                    earlier, unexpected_count=earlier.unexpected_count + found.unexpected_count
+                )
 
     def add(self, chunk: pd.DataFrame) -> None:
         if "voltage_volt" in chunk.columns and len(chunk):
@@ -469,10 +519,12 @@ class ChunkValidator:
             expectations_dir=self.expectations_dir,
             first_data_line=first_line,
             window=self.window,
+            parameters=self._parameters,
         )
         self.batches += 1
         if not report.success:
             raise ValidationFailed(report, self.file_label)
+        self._keep_warnings(report)
         if self._next_line is not None:
             self._next_line += self._pending_rows
         self._previous = frame.iloc[[-1]] if len(frame) else None

@@ -19,6 +19,10 @@ from blc.errors import BlcError
 
 #: First offending rows and values kept per failed expectation.
 MAX_EXAMPLES = 5
+#: Severities an expectation's meta may give (``severity``); error when it gives none.
+ERROR = "error"
+WARNING = "warning"
+SEVERITIES = (ERROR, WARNING)
 _MAX_ERROR_CHARS = 300
 _MISSING_COLUMN = re.compile(r'The column "(?P<column>.*)" in BatchData does not exist\.?')
 
@@ -38,6 +42,8 @@ class FailedExpectation:
     #: Bounds set per file (a voltage window): min, max, unit, each bound as phrased ("above", "below":
     #: "4.5 V × 1 in series (LFP cell window, from metadata: chemistry 'LFP')").
     limits: dict[str, Any] | None = None
+    #: ``error`` quarantines the file; ``warning`` is recorded and the file loads (the suite's meta).
+    severity: str = "error"
 
     def describe(self, *, rows_are_lines: bool = True) -> str:
         """One phrase: the rule, then what broke it (count, first line or row, first value)."""
@@ -62,7 +68,9 @@ class FailedExpectation:
         if self.expectation == "expect_column_to_exist":
             return f"{rule} — column is missing"
         if self.examples:
-            return f"{rule} — observed {_format_value(self.examples[0])}"
+            observed = self.examples[0]
+            shown = f"{observed:.3g}" if isinstance(observed, float) else _format_value(observed)
+            return f"{rule} — observed {shown}"
         return f"{rule} — failed"
 
     def _outside(self, rows_are_lines: bool) -> str | None:
@@ -95,6 +103,7 @@ class FailedExpectation:
             "examples": [json_safe(value) for value in self.examples],
             "error": self.error,
             "limits": self.limits,
+            "severity": self.severity,
         }
 
 
@@ -109,13 +118,23 @@ class ValidationReport:
     # When set, FailedExpectation.first_rows are source line numbers; when None, row positions.
     first_data_line: int | None = None
 
+    @property
+    def errors(self) -> tuple[FailedExpectation, ...]:
+        return tuple(f for f in self.failed if f.severity != WARNING)
+
+    @property
+    def warnings(self) -> tuple[FailedExpectation, ...]:
+        return tuple(f for f in self.failed if f.severity == WARNING)
+
     def reason(self, file_label: str) -> str:
-        """One line naming the file and the first failure in suite order, then "+N more"."""
+        """One line naming the file and the first error in suite order (else the first warning), then
+        "+N more"."""
         if not self.failed:
             outcome = "passed" if self.success else "failed"
             return f"{file_label}: {outcome} suite {self.suite} ({self.evaluated} expectations)"
-        first = self.failed[0].describe(rows_are_lines=self.first_data_line is not None)
-        more = len(self.failed) - 1
+        ordered = self.errors + self.warnings
+        first = ordered[0].describe(rows_are_lines=self.first_data_line is not None)
+        more = len(self.errors) - 1 if self.errors else len(self.warnings) - 1
         text = f"{file_label}: {first}" + (f"; +{more} more" if more else "")
         return " ".join(text.split())  # one line, whatever a GX message contained
 

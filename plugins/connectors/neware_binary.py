@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from connectors.archives import check_archive
 from connectors.base import (
     FileHead,
     ReadResult,
@@ -120,6 +121,8 @@ class _NewareBinary(WholeFileConnector):
     _reader: str
 
     def read(self, path: Path, *, timezone: str = "UTC") -> ReadResult:
+        if zipfile.is_zipfile(path):  # .ndax
+            check_archive(path)
         module = _newarenda(path, self._module)
         try:
             raw = getattr(module, self._reader)(str(path), software_cycle_number=False)

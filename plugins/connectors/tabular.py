@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from connectors.archives import HELD_WHOLE, check_archive, read_member
 from connectors.base import FileHead, StreamedRead, to_canonical
 from connectors.errors import CorruptFile
 from connectors.timestamps import durations_to_seconds, is_number, timestamps_to_unix_seconds
@@ -122,6 +123,10 @@ def read_header_row(path: Path, header_line: int, delimiter: str = ",", encoding
     return [cell.strip() for cell in row]
 
 
+#: The most columns a text export may have: cyclers with every auxiliary channel write a few hundred.
+MAX_COLUMNS = 1000
+#: The longest line a text export may hold (the field and line length limit): 1 MiB.
+MAX_LINE_BYTES = 1 << 20
 _TEXT_KINDS = ("text", "duration")
 
 
@@ -151,6 +156,12 @@ def iter_mapped_table(
     a sentence naming it is added to the list (once, however often the file is read). With
     `trailing_empty_field`, every data row ends with the delimiter (one empty field more than the header
     names); a row whose extra field is not empty is broken."""
+    if len(headers) > MAX_COLUMNS:
+        raise CorruptFile(
+            file_label,
+            f"{len(headers)} columns (limit {MAX_COLUMNS}, more than any cycler writes)",
+            line=header_line,
+        )
     names = [*headers, _TRAILING_FIELD] if trailing_empty_field else headers
     column_types: dict[str, pa.DataType] = {
         c.header: (pa.string() if c.rule.kind in _TEXT_KINDS else pa.float64()) for c in columns
@@ -304,9 +315,17 @@ def locate_broken_line(
     numeric = {headers.index(c.header): c.header for c in columns if c.rule.kind not in _TEXT_KINDS}
     expected = len(headers)
     with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
+        number = 0
+        while raw := handle.readline(MAX_LINE_BYTES + 1):
+            number += 1
             if number <= header_line:
                 continue
+            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                return CorruptFile(
+                    file_label,
+                    f"a line longer than {MAX_LINE_BYTES // 1024} KiB (the line length limit)",
+                    line=number,
+                )
             if b"\x00" in raw:
                 return CorruptFile(file_label, "binary bytes (NUL) inside a text export", line=number)
             try:
@@ -316,7 +335,10 @@ def locate_broken_line(
                 return CorruptFile(file_label, "bytes that are not UTF-8 text (binary data?)", line=number)
             if not text.strip():
                 continue
-            fields = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+            try:
+                fields = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+            except csv.Error as exc:  # a field over csv.field_size_limit(), an unclosed quote
+                return CorruptFile(file_label, f"not a readable row ({exc})", line=number)
             if trailing_empty_field and len(fields) == expected + 1:
                 if fields[-1].strip():
                     return CorruptFile(
@@ -453,7 +475,7 @@ _SHEET_NAME = re.compile(rb"<(?:\w+:)?sheet\b[^>]*\bname=\"([^\"]*)\"")
 def workbook_sheet_names(path: Path) -> list[str]:
     """The sheet names of an XLSX, from ``xl/workbook.xml`` alone (no cell is parsed: cheap to sniff)."""
     with zipfile.ZipFile(path) as archive:
-        xml = archive.read("xl/workbook.xml")
+        xml = read_member(archive, "xl/workbook.xml", HELD_WHOLE["xl/workbook.xml"])
     return [m.group(1).decode("utf-8", errors="replace") for m in _SHEET_NAME.finditer(xml)]
 
 
@@ -472,6 +494,7 @@ def open_workbook(path: Path) -> Any:
     """openpyxl's streaming (read-only) workbook; an unreadable one is a CorruptFile naming the file."""
     import openpyxl
 
+    check_archive(path)  # before openpyxl inflates anything
     try:
         return openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:

@@ -261,7 +261,7 @@ def test_ingest_of_a_folder_tries_every_file_and_exits_2_at_the_end(
     for source in (EXAMPLE, CELL_A, MACCOR):
         shutil.copy(source, folder / source.name)
     broken_copy(folder, "b_broken.csv")
-    (folder / "cell_a.bdf.csv.meta.yaml").write_text('project: "!!!"\n')  # no letters: ValueError
+    (folder / "cell_a.bdf.csv.meta.yaml").write_text('project: "!!!"\n')  # no letters: the file is bad
     real_ingest = ingest_module.ingest
 
     def ingest(uri: str, **kwargs):  # type: ignore[no-untyped-def]
@@ -279,7 +279,7 @@ def test_ingest_of_a_folder_tries_every_file_and_exits_2_at_the_end(
         [
             f"blc: {ledger / 'missing'}: no such file or folder",
             f"blc: {folder / 'arbin_example.csv'}: permission denied",
-            f"blc: {folder / 'cell_a.bdf.csv'}: project name '!!!' has no letters or digits",
+            "quarantined cell_a.bdf.csv: metadata: project name '!!!' has no letters or digits",
             next(line for line in err.splitlines() if line.startswith("quarantined b_broken.csv: line ")),
         ]
     )

@@ -38,6 +38,7 @@ DESIGN_TABLES = {
     "blc.cell_summary",
     "blc.curve",
     "blc.validation_result",
+    "blc.validation_finding",
     "batteryarchive.cell_metadata",
     "batteryarchive.cycle_stats",
     "batteryarchive.cycle_timeseries",

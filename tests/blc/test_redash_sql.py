@@ -27,6 +27,7 @@ def _render(sql: str) -> str:
 def test_every_query_runs_and_returns_its_widgets_columns(engine, blc_env: Path) -> None:  # type: ignore[no-untyped-def]
     pipeline.ingest((DATA / "maccor" / "maccor_001.txt").as_uri())
     pipeline.ingest((DATA / "arbin" / "arbin_example.csv").as_uri())
+    pipeline.ingest((DATA / "bad" / "nan_voltage.csv").as_uri())  # quarantined: one validation finding
     specs = load_query_specs(ROOT / "redash" / "queries")
     [dashboard] = load_dashboard_specs(ROOT / "redash" / "dashboards")
 
@@ -46,3 +47,8 @@ def test_every_query_runs_and_returns_its_widgets_columns(engine, blc_env: Path)
     assert set(curves["direction"]) == {"charge", "discharge"}
     fleet = results["cell_list"].set_index("cell_id")
     assert fleet.loc["maccor_001", "cycles"] == 5
+    findings = results["validation_findings"]
+    assert findings[["file", "severity", "rule"]].values.tolist() == [
+        ["nan_voltage.csv", "error", "voltage_volt must not be null"]
+    ]
+    assert findings["first_line"].tolist() == [12]
