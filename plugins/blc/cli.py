@@ -344,9 +344,10 @@ def _expand(paths: list[Path]) -> tuple[list[Path], list[str]]:
 
 def _ingest(args: argparse.Namespace) -> int:
     """Every file is tried. Quarantined content (new or seen before) and a file that cannot be read make
-    the exit code 2, at the end; an infrastructure error propagates at once (exit 1)."""
+    the exit code 2, at the end; a cell whose processing failed makes it 1, at the end; an infrastructure
+    error propagates at once (exit 1)."""
     from blc import ingest
-    from blc.errors import ConnectorError
+    from blc.errors import ConnectorError, describe_exception, is_infrastructure
 
     if args.project is not None:
         try:
@@ -357,6 +358,7 @@ def _ingest(args: argparse.Namespace) -> int:
     for problem in problems:
         say(problem)
     status = EXIT_BAD_INPUT if problems else EXIT_OK
+    failed = False
     for path in files:
         try:
             outcome, processed = ingest.ingest(
@@ -367,11 +369,20 @@ def _ingest(args: argparse.Namespace) -> int:
                 force=args.force,
             )
         except (ValueError, ConnectorError, OSError) as exc:
-            if isinstance(exc, ConnectionError):  # a network error: infrastructure, not this file
+            if is_infrastructure(exc):  # a network error, a full disk: not this file's
                 raise
-            # This file only (no permission, a project name in its metadata that is not one, …).
+            # This file only (no permission, a path that is gone, …).
             say(printable(f"{path}: {os_reason(exc) if isinstance(exc, OSError) else exc}"))
             status = EXIT_BAD_INPUT
+            continue
+        except Exception as exc:
+            if is_infrastructure(exc):
+                raise
+            # Not the file's fault and not the platform's: a bug of ours (e.g. while its cell's statistics are
+            # computed; the traceback with --debug). The next file is still tried; the run ends with exit 1.
+            logging.getLogger(__name__).debug("%s: failed", path, exc_info=True)
+            say(printable(f"{path}: failed ({describe_exception(exc)})"))
+            failed = True
             continue
         if outcome.status == "quarantined":
             print(f"quarantined {printable(str(outcome.reason))}", file=sys.stderr)
@@ -385,7 +396,7 @@ def _ingest(args: argparse.Namespace) -> int:
                 f" {outcome.rows} rows, {cycles} cycles "
                 f"({outcome.format}, cycles by {outcome.cycle_rule}) in {outcome.seconds:.2f}s"
             )
-    return status
+    return EXIT_ERROR if failed else status
 
 
 def _reprocess(args: argparse.Namespace, engine: Engine) -> int:

@@ -341,3 +341,31 @@ def test_status_of_a_replaced_file_shows_the_new_content_and_the_earlier_one(
         "2142",
     )
     assert fields["other_versions"] == f"file {versions['superseded']} (superseded)"
+
+
+def test_a_file_whose_processing_fails_does_not_stop_the_folder(
+    ledger: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from blc import process
+
+    folder = ledger / "batch"
+    folder.mkdir()
+    for source in (EXAMPLE, MACCOR):
+        shutil.copy(source, folder / source.name)
+    real = process.process_cell
+
+    def process_cell(cell_id: str, **kwargs):  # type: ignore[no-untyped-def]
+        if cell_id == "arbin_example":
+            raise OverflowError("math range error")  # a bug of ours, met on this file's numbers
+        return real(cell_id, **kwargs)
+
+    monkeypatch.setattr(ingest_module, "process_cell", process_cell)
+
+    code, out, err = run(capsys, "ingest", str(folder))
+
+    assert code == 1
+    assert err.splitlines() == [
+        f"blc: {folder / 'arbin_example.csv'}: failed (OverflowError: math range error)"
+    ]
+    assert "loaded maccor_001.txt → cell maccor_001" in out  # the file after it was still tried
+    assert "Traceback" not in err
