@@ -63,6 +63,7 @@ def record_validation(
     success: bool,
     failed: list[dict[str, Any]],
     evaluated: int | None = None,
+    report_uri: str | None = None,
 ) -> None:
     conn.execute(
         sa.text(db.load_sql("catalog/record_validation")),
@@ -73,6 +74,7 @@ def record_validation(
             "success": success,
             "evaluated": evaluated,
             "failed": json.dumps(failed, default=str),
+            "report_uri": report_uri,
         },
     )
 

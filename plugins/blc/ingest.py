@@ -23,9 +23,11 @@ from blc.errors import ConnectorError, UnreadableFile, is_infrastructure
 from blc.load import Grown, NotAnAppend, Source, Target, grown_version, load
 from blc.numbering import assign_file_cycles
 from blc.process import ProcessOutcome, process_cell
+from blc.quarantine_report import write_report
 from blc.settings import Settings, get_settings
 from blc.signs import checked_signs
-from blc.validation import CANONICAL_SUITE
+from blc.validation import CANONICAL_SUITE, METADATA_SUITE
+from blc.validation_report import FailedExpectation
 from connectors import registry, share, sidecars
 from processors.cycles import CounterStuck
 from processors.signs import SignAction
@@ -292,6 +294,9 @@ def _publish_registered(
         )
         if beside:
             stream = replace(stream, metadata={**stream.metadata, **beside})
+        checked = validation.check_metadata(
+            stream.metadata, expectations_dir=settings.expectations_dir, file_label=label
+        )
         # Before anything counts cycles or writes a row: is positive current really charge here?
         stream, signs = checked_signs(stream, label)
         if grown is not None and signs.action is not SignAction.KEEP:
@@ -306,16 +311,26 @@ def _publish_registered(
             cell_id=cell,
             project=_project_of(label, project, stream.metadata, settings),
             summary=summary,
-            warnings=source.warnings,
+            warnings=(*source.warnings, *(_metadata_warning(f) for f in checked.warnings)),
+            metadata_findings=tuple(f.as_dict() for f in checked.warnings),
         )
-    except ConnectorError as exc:
-        return _quarantine(engine, uri, label, file_id, exc, started, format_name)
+    except (ConnectorError, validation.ValidationFailed) as exc:
+        return _quarantine(engine, uri, label, file_id, exc, started, format_name, settings.reports_dir)
     except Exception as exc:
         if is_infrastructure(exc):
             _mark_failed(engine, file_id, exc)
             raise
         log.exception("%s: unexpected error while reading; the file is quarantined", label)
-        return _quarantine(engine, uri, label, file_id, UnreadableFile(label, exc), started, format_name)
+        return _quarantine(
+            engine,
+            uri,
+            label,
+            file_id,
+            UnreadableFile(label, exc),
+            started,
+            format_name,
+            settings.reports_dir,
+        )
     if stream.unmapped_columns:
         log.info(
             "%s: vendor columns not mapped to BDF (not stored): %s", label, ", ".join(stream.unmapped_columns)
@@ -335,14 +350,23 @@ def _publish_registered(
                 loaded = load(engine, stream, assign_file_cycles(stream), target, source, settings, warm_up)
     except (ConnectorError, validation.ValidationFailed) as exc:
         # The transaction rolled back: none of this file's rows, and the earlier version's rows are intact.
-        return _quarantine(engine, uri, label, file_id, exc, started, stream.format)
+        return _quarantine(engine, uri, label, file_id, exc, started, stream.format, settings.reports_dir)
     except Exception as exc:
         if is_infrastructure(exc):
             _mark_failed(engine, file_id, exc)
             raise
         # Rolled back too. Any error the file's content caused is a quarantine, never a retry for ever.
         log.exception("%s: unexpected error while loading; the file is quarantined", label)
-        return _quarantine(engine, uri, label, file_id, UnreadableFile(label, exc), started, stream.format)
+        return _quarantine(
+            engine,
+            uri,
+            label,
+            file_id,
+            UnreadableFile(label, exc),
+            started,
+            stream.format,
+            settings.reports_dir,
+        )
 
     log.info(
         "%s: loaded %d rows as cell %s (format %s, cycles by %s)",
@@ -365,6 +389,11 @@ def _publish_registered(
         time.monotonic() - started,
         tuple(dict.fromkeys([target.cell_id, *loaded.replaced_cells])),
     )
+
+
+def _metadata_warning(finding: FailedExpectation) -> str:
+    value = f" (value {finding.examples[0]!r})" if finding.examples else ""
+    return f"metadata: {finding.rule}{value}"
 
 
 def _register(conn: Connection, uri: str, sha: str, size_bytes: int, etag: str) -> int:
@@ -397,12 +426,15 @@ def _quarantine(
     exc: Exception,
     started: float,
     format_name: str | None = None,
+    reports: Path | None = None,
 ) -> IngestOutcome:
     """Quarantine the content with the reason; `format_name` is the format it was read as, when one took
-    it (a later `--format` other than that one is a new attempt)."""
+    it (a later `--format` other than that one is a new attempt). With `reports`, a page naming every finding
+    is written there (blc.quarantine_report)."""
     report = getattr(exc, "report", None)
     if report is not None:
-        stage, suite, failed = "canonical", report.suite, [f.as_dict() for f in report.failed]
+        stage = "metadata" if report.suite == METADATA_SUITE else "canonical"
+        suite, failed = report.suite, [f.as_dict() for f in report.failed]
         evaluated = report.evaluated
     else:
         stage, suite, evaluated = "parse", "connector", None
@@ -414,10 +446,28 @@ def _quarantine(
             }
         ]
     reason = str(exc) if str(exc).startswith(label) else f"{label}: {exc}"
+    page = None
+    if reports is not None:
+        try:
+            page = write_report(
+                reports, file_id=file_id, uri=uri, reason=reason, stage=stage, suite=suite, findings=failed
+            )
+        except OSError as problem:  # the page is a help, never a reason to fail the quarantine
+            log.warning("%s: the quarantine report could not be written: %s", label, problem)
     with engine.begin() as conn:
         ledger.update(conn, file_id, status="quarantined", error=reason, format=format_name)
-        record_validation(conn, file_id, stage, suite, success=False, failed=failed, evaluated=evaluated)
-    log.info("quarantined %s", reason)  # the CLI prints it, the Airflow task fails with it
+        record_validation(
+            conn,
+            file_id,
+            stage,
+            suite,
+            success=False,
+            failed=failed,
+            evaluated=evaluated,
+            report_uri=None if page is None else page.as_uri(),
+        )
+    # the CLI prints the reason, the Airflow task fails with it
+    log.info("quarantined %s%s", reason, "" if page is None else f" (report: {page})")
     return IngestOutcome(
         uri, label, "quarantined", file_id, reason=reason, seconds=time.monotonic() - started
     )

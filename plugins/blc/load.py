@@ -7,6 +7,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -18,7 +19,7 @@ from blc.file_stats import gathering, store_file_cycle_stats
 from blc.impedance import ImpedanceSplit
 from blc.numbering import VALIDATION_BATCH_CHUNKS, Numbering, numbered_chunks
 from blc.settings import Settings
-from blc.validation import CANONICAL_SUITE, ValidationFailed, suite_parameters
+from blc.validation import CANONICAL_SUITE, METADATA_SUITE, ValidationFailed, suite_parameters
 from blc.voltage_window import voltage_window
 from connectors import companions, share
 from connectors.base import StreamedRead
@@ -136,6 +137,8 @@ class Target:
     summary: companions.VendorSummary | None = None
     #: Recorded on the file's ledger row with the load (e.g. an unfinished last line left out).
     warnings: tuple[str, ...] = ()
+    #: The metadata suite's warnings (FailedExpectation.as_dict()), recorded as its validation result.
+    metadata_findings: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -280,6 +283,10 @@ def load(
         record_validation(
             conn, file_id, "canonical", CANONICAL_SUITE, success=True, failed=[f.as_dict() for f in found]
         )
+        if target.metadata_findings:
+            record_validation(
+                conn, file_id, "metadata", METADATA_SUITE, success=True, failed=list(target.metadata_findings)
+            )
     if grown is not None:
         log.info(
             "%s: grew by %d rows; cycles from %d on recomputed", target.label, rows, grown.last_cycle_index

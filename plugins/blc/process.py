@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from blc import db, failpoints
+from blc.cycle_check import check_cycle_stats
 from blc.db import engine_for
 from blc.file_stats import refresh_file_stats
 from blc.settings import Settings, get_settings
@@ -81,6 +82,7 @@ def process_cell(
             {"c": cell_id},
         ).one()
         refresh_fade(conn, cell_id, settings=settings, formation_cycles=formation)
+        warned = check_cycle_stats(conn, cell_id, PROCESSOR_VERSION, settings)
         failpoints.reach("mid_process")
         conn.execute(
             sa.text(db.load_sql("process/mark_processed")),
@@ -88,6 +90,10 @@ def process_cell(
         )
     if recomputed:
         log.info("cell %s: statistics of %d file(s) recomputed from stored samples", cell_id, recomputed)
+    if warned:
+        log.warning(
+            "cell %s: %d per-cycle check(s) found cycles to look at (see `blc status`)", cell_id, warned
+        )
     outcome = ProcessOutcome(
         cell_id,
         int(cycles),

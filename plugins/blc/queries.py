@@ -228,7 +228,8 @@ def _latest_validation(conn: Connection, file_id: int) -> dict[str, Any] | None:
 
     row = conn.execute(
         sa.text(
-            "select stage, suite, success, evaluated, failed_expectations, at from blc.validation_result"
+            "select stage, suite, success, evaluated, failed_expectations, at, report_uri"
+            " from blc.validation_result"
             " where file_id = :id order by at desc, validation_id desc limit 1"
         ),
         {"id": file_id},
@@ -242,6 +243,7 @@ def _latest_validation(conn: Connection, file_id: int) -> dict[str, Any] | None:
         "success": bool(row.success),
         "evaluated": row.evaluated,
         "at": row.at,
+        "report_uri": row.report_uri,
         "findings": [_finding(item) for item in failed[:MAX_FINDINGS]],
         "more_findings": max(len(failed) - MAX_FINDINGS, 0),
     }

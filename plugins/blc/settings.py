@@ -65,6 +65,11 @@ class Settings:
         return self.home / "pgdata"
 
     @property
+    def reports_dir(self) -> Path:
+        """Where a page per quarantined file is written (blc.quarantine_report)."""
+        return self.home / "reports"
+
+    @property
     def airflow_home(self) -> Path:
         return Path(os.environ.get("AIRFLOW_HOME") or self.home / "airflow")
 

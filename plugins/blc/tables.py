@@ -295,6 +295,8 @@ def print_validation(validation: Mapping[str, Any] | None) -> None:
         print(f"  - {mark}{as_text(text)}" + (f" ({', '.join(details)})" if details else ""))
     if validation["more_findings"]:
         print(f"  - … and {validation['more_findings']} more")
+    if validation.get("report_uri"):
+        print_field("report", str(validation["report_uri"]).removeprefix("file://"))
 
 
 def print_field(key: str, value: Any) -> None:

@@ -396,6 +396,51 @@ def suite_parameters(metadata: Mapping[str, Any]) -> dict[str, float]:
     return {"current_warning_min_ampere": -limit, "current_warning_max_ampere": limit}
 
 
+#: The suite every file's cell metadata passes (expectations/cell_metadata.json).
+METADATA_SUITE = "cell_metadata"
+#: The metadata fields it checks, as the sidecars normalise them (connectors/sidecars.py).
+METADATA_FIELDS = (
+    "nominal_capacity_ah",
+    "cells_in_series",
+    "temperature_celsius",
+    "chemistry",
+    "form_factor",
+)
+
+
+class MetadataInvalid(ValidationFailed):
+    """The cell metadata broke an error of its suite: the reason names the field, the rule and the value."""
+
+    def __init__(self, report: ValidationReport, file_label: str) -> None:
+        super().__init__(report, file_label)
+        first = report.errors[0]
+        value = f" (value {first.examples[0]!r})" if first.examples else ""
+        self.args = (f"{file_label}: metadata: {first.rule}{value}",)
+
+
+def check_metadata(
+    metadata: Mapping[str, Any], *, expectations_dir: Path, file_label: str
+) -> ValidationReport:
+    """Run the metadata suite over the fields the metadata gives (one row); raise MetadataInvalid on an
+    error, return the report (its warnings) otherwise."""
+    import pandas as pd
+
+    given = {key: metadata[key] for key in METADATA_FIELDS if metadata.get(key) not in (None, "")}
+    frame = pd.DataFrame(
+        {
+            key: pd.Series([value], dtype=object if isinstance(value, str) else "float64")
+            for key, value in given.items()
+        }
+    )
+    if frame.empty:
+        frame = pd.DataFrame(index=[0])
+    report = validate_frame(frame, METADATA_SUITE, expectations_dir=expectations_dir)
+    report = replace(report, failed=tuple(replace(f, first_rows=[]) for f in report.failed))
+    if not report.success:
+        raise MetadataInvalid(report, file_label)
+    return report
+
+
 def suite_columns(suite_name: str, *, expectations_dir: Path) -> tuple[str, ...]:
     """The columns the suite's expectations name, in suite order."""
     document = _read_suite_json(suite_name, Path(expectations_dir).resolve())

@@ -179,3 +179,19 @@ def test_an_export_of_a_traversal_shaped_id_stays_in_its_folder(
     written = [Path(line) for line in done.stdout.splitlines()]
     assert written and all(path.resolve().parent == target.resolve() for path in written)
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == sorted(p.name for p in written)
+
+
+def test_each_quarantined_file_has_a_report_page_that_blc_status_names(corpus_run: dict[str, Any]) -> None:
+    import html
+
+    reports = Path(corpus_run["env"]["BLC_HOME"]) / "reports"
+    quarantined = {name: row for name, row in corpus_run["ledger"].items() if row.status == "quarantined"}
+    for name, row in quarantined.items():
+        page = (reports / f"file-{row.file_id}.html").read_text(encoding="utf-8")
+        assert html.escape(row.error) in page, name
+        assert "<script" not in page
+    status = subprocess.run(
+        [BLC, "status", "nan_voltage.csv"], capture_output=True, text=True, env=corpus_run["env"]
+    )
+    page = reports / f"file-{quarantined['nan_voltage.csv'].file_id}.html"
+    assert f"report:         {page}" in status.stdout, status.stdout
