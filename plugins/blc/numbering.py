@@ -131,6 +131,7 @@ def numbered_chunks(
     validator resumes after the last of them. `impedance` takes the impedance rows out first (rows are
     counted without them), and learns the cycle each was measured in."""
     infinities = NonFinite(label, stream.first_data_line)
+    clock = ClockCheck(label)
     for chunk in stream.chunks(None):
         if impedance is not None:
             chunk = impedance.take(chunk)
@@ -139,6 +140,7 @@ def numbered_chunks(
                 continue
         offset, n = numbering.rows, len(chunk)
         chunk = infinities.to_null(chunk, offset)
+        clock.add(chunk)
         chunk["cycle_index"] = numbering.number(chunk, label)
         if impedance is not None:
             impedance.place(chunk["cycle_index"].to_numpy())
@@ -166,6 +168,7 @@ def numbered_chunks(
         if numbering.chunks == 1:
             failpoints.reach("mid_copy")
     stream.warnings.extend(infinities.warnings())
+    clock.finish()
     if numbering.plan is not None and numbering.rows != numbering.plan.cycle_index.size:
         raise CorruptFile(
             label,
@@ -213,6 +216,45 @@ class NonFinite:
             out.append(f"{column}: {rows} of {value:g} stored as empty (not finite), first at {where}")
             log.warning("%s: %s", self.label, out[-1])
         return out
+
+
+class ClockCheck:
+    """Test time against the wall clock, where a file has both: a test time that advances more than
+    `MAX_TEST_TO_CLOCK` times faster than its clock is milliseconds written as seconds (every capacity would
+    be a thousand times too large). The other way round proves nothing (a paused test's clock runs on)."""
+
+    MAX_TEST_TO_CLOCK = 100.0
+    #: Spans shorter than this (s of clock) are too short to judge.
+    MIN_CLOCK_SPAN = 60.0
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.first: tuple[float, float] | None = None
+        self.last: tuple[float, float] | None = None
+
+    def add(self, chunk: pd.DataFrame) -> None:
+        if "unix_time_second" not in chunk.columns:
+            return
+        test = chunk["test_time_second"].to_numpy(dtype=np.float64, na_value=np.nan)
+        unix = chunk["unix_time_second"].to_numpy(dtype=np.float64, na_value=np.nan)
+        both = np.flatnonzero(np.isfinite(test) & np.isfinite(unix))
+        if both.size == 0:
+            return
+        if self.first is None:
+            self.first = (float(test[both[0]]), float(unix[both[0]]))
+        self.last = (float(test[both[-1]]), float(unix[both[-1]]))
+
+    def finish(self) -> None:
+        if self.first is None or self.last is None:
+            return
+        test_span, clock_span = self.last[0] - self.first[0], self.last[1] - self.first[1]
+        if clock_span >= self.MIN_CLOCK_SPAN and test_span > self.MAX_TEST_TO_CLOCK * clock_span:
+            raise CorruptFile(
+                self.label,
+                f"test_time_second advances {test_span / clock_span:.0f} times faster than the clock"
+                f" (unix_time_second: {test_span:g} s of test in {clock_span:g} s): milliseconds written as"
+                " seconds?",
+            )
 
 
 #: Columns the canonical suite requires finite (it refuses the file otherwise).

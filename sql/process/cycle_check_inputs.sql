@@ -13,7 +13,8 @@ select
             then cycle_stats.coulombic_efficiency
     end as coulombic_efficiency_full_cell,
     greatest(cycle_stats.charge_capacity_ah, cycle_stats.discharge_capacity_ah)
-    / nullif(cell.nominal_capacity_ah, 0) as capacity_to_nominal
+    / nullif(cell.nominal_capacity_ah, 0) as capacity_to_nominal,
+    cycle_stats.gap_second
 from blc.cycle_stats as cycle_stats
 inner join blc.cell as cell on cell.cell_id = cycle_stats.cell_id
 where cycle_stats.cell_id = :cell_id

@@ -72,3 +72,27 @@ def test_rows_of_another_processor_version_are_an_error(engine, blc_env: Path) -
     assert str(caught.value) == (
         "cell 'old.bdf': every cycle must be computed by the current processor version, first at cycle 1"
     )
+
+
+def test_a_hole_in_the_samples_is_a_warning(engine, blc_env: Path) -> None:  # type: ignore[no-untyped-def]
+    # samples every 600 s, and 11 hours without one in the middle of cycle 2's discharge: longer than 60 ×
+    # the file's sampling interval and than 30 minutes, so nothing is integrated across it
+    rows = []
+    for cycle, start in ((1, 0.0), (2, 20_000.0)):
+        rows += [f"{start + 600 * k:g},{3.0 + k / 6:.4f},1.0,{cycle}" for k in range(7)]
+        discharge = [start + 4200 + 600 * k for k in range(7)]
+        if cycle == 2:
+            discharge = [*discharge[:3], *(t + 40_000 for t in discharge[3:])]
+        rows += [f"{t:g},{4.0 - k / 6:.4f},-1.0,{cycle}" for k, t in enumerate(discharge)]
+        rows.append(f"{discharge[-1] + 600:g},3.2,0.0,{cycle}")
+    path = blc_env / "gap.bdf.csv"
+    path.write_text(HEADER + "\n".join(rows) + "\n", encoding="utf-8")
+
+    pipeline.ingest(path.as_uri())
+
+    with engine.connect() as conn:
+        found = conn.execute(
+            sa.text("select severity, rule, first_line from blc.validation_finding where stage = 'cycle'")
+        ).all()
+    assert [(f.severity, f.first_line) for f in found] == [("warning", 2)]
+    assert found[0].rule.startswith("a cycle should have no hole in its samples")

@@ -47,6 +47,10 @@ CASES: dict[str, tuple[str, str | None]] = {
     "absurd_current.csv": ("quarantined", "current_ampere must be between -10000 and 10000 A"),
     "backwards_time.csv": ("quarantined", "test_time_second must be non-decreasing"),
     "negative_time.csv": ("quarantined", "test_time_second must be between 0 and 1e9 s"),
+    "milliseconds_as_seconds.csv": (
+        "quarantined",
+        "test_time_second advances 1000 times faster than the clock",
+    ),
     "duplicated_block.csv": ("quarantined", "test_time_second must be non-decreasing"),
     "cycle_huge.csv": (
         "quarantined",
@@ -184,6 +188,7 @@ def write_small(folder: Path) -> list[Path]:
         "absurd_current.csv": lambda: _csv(header, _set(_base()[1], 10, current, "1e6")),
         "backwards_time.csv": lambda: _csv(header, _base()[1][:60] + _base()[1][70:59:-1] + _base()[1][71:]),
         "negative_time.csv": lambda: _csv(header, _set(_base()[1], 0, time, "-5")),
+        "milliseconds_as_seconds.csv": lambda: _csv(header, _scaled(_base()[1], time, 1000)),
         "duplicated_block.csv": lambda: _csv(
             header, _base()[1][:100] + _base()[1][50:100] + _base()[1][100:]
         ),
