@@ -20,6 +20,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE.parent / "arbin" / "arbin_example.csv"
+MITS_PRO = HERE.parent / "arbin" / "mits_pro_bs542_channel_11.csv"
 ROWS = 150
 
 #: file name → (status, phrase in the reason or the warning; None: loaded without a warning).
@@ -37,6 +38,9 @@ CASES: dict[str, tuple[str, str | None]] = {
     "gzip_named.csv": ("quarantined", "gzip"),
     "text_in_number.csv": ("quarantined", "line 21: column 'Voltage': value 'abc' is not a number"),
     "missing_voltage.csv": ("quarantined", "no connector recognises"),
+    # volts and amperes as mV and mA, capacities still in Ah: converted column by column (a voltage left in
+    # mV would be thousands of volts, outside the window)
+    "mixed_units.csv": ("loaded", None),
     "not_a_workbook.xlsx": ("quarantined", "no connector recognises"),
     "workbook_without_data.xlsx": ("quarantined", "no connector recognises"),
     # values
@@ -152,6 +156,17 @@ def _workbook(sheets: list[str], padding: bytes = b"") -> bytes:
     )
 
 
+def _mixed_units() -> str:
+    """The first 150 rows of an Arbin MITS Pro export (units in the header) with voltage in mV and current
+    in mA."""
+    lines = MITS_PRO.read_text(encoding="utf-8").splitlines()[: ROWS + 1]
+    names = lines[0].split(",")
+    volt, amp = names.index("Voltage(V)"), names.index("Current(A)")
+    names[volt], names[amp] = "Voltage(mV)", "Current(mA)"
+    rows = _scaled(_scaled([line.split(",") for line in lines[1:]], volt, 1000), amp, 1000)
+    return _csv(",".join(names), rows)
+
+
 def write_small(folder: Path) -> list[Path]:
     """The cases kept in the repository, and their sidecars."""
     header, _ = _base()
@@ -178,6 +193,7 @@ def write_small(folder: Path) -> list[Path]:
             [[v for i, v in enumerate(r) if i != volt] for r in _base()[1]],
         ),
         "not_a_workbook.xlsx": lambda: b"this is not a workbook\n" * 20,
+        "mixed_units.csv": _mixed_units,
         "workbook_without_data.xlsx": lambda: _xlsx(
             {"[Content_Types].xml": _CONTENT_TYPES, "xl/workbook.xml": _workbook(["Global_Info"])}
         ),
