@@ -148,6 +148,12 @@ def warm_up(suite_name: str, *, expectations_dir: Path) -> threading.Thread:
     global _WARM_UP
     with _WARM_UP_LOCK:
         if _WARM_UP is None:  # once per process: later calls find the runner built (or being built)
+            # Great Expectations imports sqlalchemy.orm, which SQLAlchemy's core also imports lazily on first
+            # use: two threads importing that module graph at once can meet it half-initialised
+            # ("partially initialized module 'sqlalchemy.orm.exc' has no attribute …"), seen on a cold
+            # start. It is imported here, on the calling thread, before the warm-up thread starts.
+            import sqlalchemy.orm  # noqa: F401
+
             _WARM_UP = threading.Thread(target=build, name="gx-warm-up", daemon=True)
             _WARM_UP.start()
         return _WARM_UP
