@@ -100,7 +100,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Ingest cycler files. Every file is tried; a bad one (quarantined, unreadable) is "
         "reported on stderr and the exit code is 2 at the end.",
     )
-    ingest.add_argument("paths", nargs="+", type=Path)
+    ingest.add_argument(
+        "paths", nargs="+", metavar="PATH", help="files, folders, s3://bucket/key or s3://bucket/prefix/"
+    )
     ingest.add_argument("--cell-id")
     ingest.add_argument("--project")
     ingest.add_argument("--format", dest="format_name", help="skip detection: use this connector")
@@ -307,18 +309,26 @@ def _engine(settings: Settings) -> Engine:
 # --- ingest ---------------------------------------------------------------------------------------------
 
 
-def _expand(paths: list[Path]) -> tuple[list[Path], list[str]]:
-    """The files to ingest (a folder's, recursively, without the ignored names) and the problems met: a
-    path that does not exist or cannot be read, as `<path>: <reason>`."""
+def _expand(paths: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
+    """The files to ingest, as (URI, how to name it), and the problems met (`<path>: <reason>`): a folder's
+    files recursively, an S3 prefix's objects (``s3://bucket/prefix/``), without the ignored names; a path
+    that does not exist or cannot be read is a problem."""
     from connectors.share import is_ignored
 
-    files: list[Path] = []
+    files: list[tuple[str, str]] = []
     problems: list[str] = []
 
     def walk_error(exc: OSError) -> None:
         problems.append(f"{exc.filename}: {os_reason(exc)}")
 
-    for path in paths:
+    def add(found: Path) -> None:
+        files.append((found.resolve().as_uri(), str(found)))
+
+    for given in paths:
+        if given.startswith("s3://"):
+            files.extend(_expand_s3(given, problems))
+            continue
+        path = Path(given)
         try:
             if path.is_dir():
                 for folder, subfolders, names in os.walk(path, onerror=walk_error):
@@ -328,11 +338,11 @@ def _expand(paths: list[Path]) -> tuple[list[Path], list[str]]:
                             continue
                         found = Path(folder) / name
                         if found.is_file():
-                            files.append(found)
+                            add(found)
                         else:  # a FIFO, a socket, a symbolic link to nothing
                             problems.append(f"{found}: not a regular file")
             elif path.is_file():
-                files.append(path)
+                add(path)
             elif path.exists():
                 problems.append(f"{path}: not a regular file")
             else:
@@ -340,6 +350,28 @@ def _expand(paths: list[Path]) -> tuple[list[Path], list[str]]:
         except OSError as exc:  # e.g. no permission on a folder on the way
             problems.append(f"{path}: {os_reason(exc)}")
     return files, problems
+
+
+def _expand_s3(given: str, problems: list[str]) -> list[tuple[str, str]]:
+    """One object, or every object under a prefix (a URI ending with ``/``, or a bucket alone)."""
+    from blc import s3
+    from connectors.share import is_ignored
+
+    try:
+        uri = s3.S3Uri.parse(given)
+    except ValueError as exc:
+        problems.append(str(exc))
+        return []
+    if uri.key and not uri.key.endswith("/"):
+        return [(str(uri), str(uri))]
+    found = [
+        (str(item), str(item))
+        for item, _, _ in s3.list_objects(s3.client(_settings().s3_conn_id), uri)
+        if not item.key.endswith("/") and not is_ignored(item.name)
+    ]
+    if not found:
+        problems.append(f"{given}: no objects under this prefix")
+    return found
 
 
 def _ingest(args: argparse.Namespace) -> int:
@@ -359,10 +391,10 @@ def _ingest(args: argparse.Namespace) -> int:
         say(problem)
     status = EXIT_BAD_INPUT if problems else EXIT_OK
     failed = False
-    for path in files:
+    for target, path in files:
         try:
             outcome, processed = ingest.ingest(
-                path.resolve().as_uri(),
+                target,
                 cell_id=args.cell_id,
                 project=args.project,
                 format_name=args.format_name,

@@ -61,6 +61,10 @@ def explain(exc: BaseException) -> tuple[int, str]:
         return EXIT_ERROR, f"Redash unreachable at {where} ({_network_reason(network)}); check BLC_REDASH_URL"
     if isinstance(exc, RedashError):
         return EXIT_ERROR, f"Redash: {exc}"
+    from blc.s3 import S3Unavailable
+
+    if isinstance(exc, S3Unavailable):
+        return EXIT_ERROR, f"{exc}; check the S3 endpoint and credentials (BLC_S3_CONN_ID or AWS_*)"
     if isinstance(exc, PATH_ERRORS):  # e.g. `blc export --to` a folder that cannot be written
         return EXIT_BAD_INPUT, f"{exc.filename or 'a path'}: {os_reason(exc)}"
     return EXIT_ERROR, f"unexpected error: {type(exc).__name__}: {exc} (run with --debug for the traceback)"

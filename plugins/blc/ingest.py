@@ -73,7 +73,7 @@ def fetch(uri: str) -> Path:
         if not path.is_file():
             raise FileNotFoundError(f"{uri}: no such file")
         return path
-    raise ValueError(f"{uri}: unsupported URI scheme (expected file://)")
+    raise ValueError(f"{uri}: unsupported URI scheme (expected file:// or s3://)")
 
 
 def default_cell_id(path: Path) -> str:
@@ -119,12 +119,56 @@ def publish_file(
     started = time.monotonic()
     settings = settings or get_settings()
     engine = engine_for(settings)
+    with _fetched(engine, uri, settings) as path:
+        uri = path.resolve().as_uri() if uri.startswith("/") else uri
+        return _publish_fetched(
+            engine,
+            uri,
+            path,
+            cell_id=cell_id,
+            project=project,
+            format_name=format_name,
+            force=force,
+            settings=settings,
+            on_loaded=on_loaded,
+            started=started,
+        )
+
+
+@contextmanager
+def _fetched(engine: Engine, uri: str, settings: Settings) -> Iterator[Path]:
+    """A local path for the URI while the ingest runs: a share file in place, an S3 object (and its
+    sidecars) in a private temporary folder. A file gone before it could be read is marked so."""
     try:
+        if uri.startswith("s3://"):
+            from blc import s3
+
+            with (
+                tempfile.TemporaryDirectory(prefix="blc-s3-") as folder,
+                s3.fetched(s3.client(settings.s3_conn_id), s3.S3Uri.parse(uri), Path(folder)) as path,
+            ):
+                yield path
+            return
         path = fetch(uri)
     except FileNotFoundError:
         _mark_gone(engine, uri)
         raise
-    uri = path.resolve().as_uri() if uri.startswith("/") else uri
+    yield path
+
+
+def _publish_fetched(
+    engine: Engine,
+    uri: str,
+    path: Path,
+    *,
+    cell_id: str | None,
+    project: str | None,
+    format_name: str | None,
+    force: bool,
+    settings: Settings,
+    on_loaded: Callable[[IngestOutcome], None] | None,
+    started: float,
+) -> IngestOutcome:
     sha = share.sha256_of(path)
     stat = path.stat()
     etag = share.FileCandidate(uri, path, stat.st_size, stat.st_mtime).etag

@@ -32,6 +32,8 @@ class Settings:
     database_url: str | None
     share_dirs: tuple[Path, ...]
     s3_uris: tuple[str, ...]
+    #: The Airflow connection S3 is reached through (aws type; endpoint_url in its extras).
+    s3_conn_id: str
     settle_seconds: float
     redash_url: str | None
     redash_api_key: str | None = field(repr=False)
@@ -86,6 +88,7 @@ def get_settings() -> Settings:
         database_url=env.get("BLC_DATABASE_URL") or None,
         share_dirs=tuple(Path(p).expanduser().resolve() for p in _split_list(share_raw)),
         s3_uris=_split_list(env.get("BLC_S3_URIS", "")),
+        s3_conn_id=env.get("BLC_S3_CONN_ID") or "blc_s3",
         settle_seconds=float(env.get("BLC_SETTLE_SECONDS", "30")),
         chunk_rows=int(env.get("BLC_CHUNK_ROWS", "80000")),
         partial_line_seconds=float(env.get("BLC_PARTIAL_LINE_SECONDS", "600")),
