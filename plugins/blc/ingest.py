@@ -27,7 +27,6 @@ from blc.quarantine_report import write_report
 from blc.settings import Settings, get_settings
 from blc.signs import checked_signs
 from blc.validation import CANONICAL_SUITE, METADATA_SUITE
-from blc.validation_report import FailedExpectation
 from connectors import registry, share, sidecars
 from processors.cycles import CounterStuck
 from processors.signs import SignAction
@@ -338,9 +337,6 @@ def _publish_registered(
         )
         if beside:
             stream = replace(stream, metadata={**stream.metadata, **beside})
-        checked = validation.check_metadata(
-            stream.metadata, expectations_dir=settings.expectations_dir, file_label=label
-        )
         # Before anything counts cycles or writes a row: is positive current really charge here?
         stream, signs = checked_signs(stream, label)
         if grown is not None and signs.action is not SignAction.KEEP:
@@ -355,8 +351,7 @@ def _publish_registered(
             cell_id=cell,
             project=_project_of(label, project, stream.metadata, settings),
             summary=summary,
-            warnings=(*source.warnings, *(_metadata_warning(f) for f in checked.warnings)),
-            metadata_findings=tuple(f.as_dict() for f in checked.warnings),
+            warnings=source.warnings,
         )
     except (ConnectorError, validation.ValidationFailed) as exc:
         return _quarantine(engine, uri, label, file_id, exc, started, format_name, settings.reports_dir)
@@ -433,11 +428,6 @@ def _publish_registered(
         time.monotonic() - started,
         tuple(dict.fromkeys([target.cell_id, *loaded.replaced_cells])),
     )
-
-
-def _metadata_warning(finding: FailedExpectation) -> str:
-    value = f" (value {finding.examples[0]!r})" if finding.examples else ""
-    return f"metadata: {finding.rule}{value}"
 
 
 def _register(conn: Connection, uri: str, sha: str, size_bytes: int, etag: str) -> int:

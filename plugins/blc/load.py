@@ -7,7 +7,6 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -19,7 +18,14 @@ from blc.file_stats import gathering, store_file_cycle_stats
 from blc.impedance import ImpedanceSplit
 from blc.numbering import VALIDATION_BATCH_CHUNKS, Numbering, numbered_chunks
 from blc.settings import Settings
-from blc.validation import CANONICAL_SUITE, METADATA_SUITE, ValidationFailed, suite_parameters
+from blc.validation import (
+    CANONICAL_SUITE,
+    METADATA_SUITE,
+    ValidationFailed,
+    check_metadata,
+    suite_parameters,
+)
+from blc.validation_report import FailedExpectation
 from blc.voltage_window import voltage_window
 from connectors import companions, share
 from connectors.base import StreamedRead
@@ -137,8 +143,6 @@ class Target:
     summary: companions.VendorSummary | None = None
     #: Recorded on the file's ledger row with the load (e.g. an unfinished last line left out).
     warnings: tuple[str, ...] = ()
-    #: The metadata suite's warnings (FailedExpectation.as_dict()), recorded as its validation result.
-    metadata_findings: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -242,6 +246,11 @@ def load(
                     "%s: validating the rows read before the error failed too", target.label, exc_info=True
                 )
             raise
+        # The metadata suite runs here, not before the parse: Great Expectations finishes importing while the
+        # rows stream in. An error rolls the load back like a row's.
+        checked = check_metadata(
+            stream.metadata, expectations_dir=settings.expectations_dir, file_label=target.label
+        )
         rule = _cycle_rule(numbering, grown)
         points = impedance.store(conn, target.cell_id, file_id)
         store_file_cycle_stats(conn, file_id, gathered, target.label)
@@ -278,14 +287,20 @@ def load(
             *target.warnings,
             *stream.warnings,
             *(f.describe(rows_are_lines=rows_are_lines) for f in found),
+            *(_metadata_warning(f) for f in checked.warnings),
         ):
             ledger.add_warning(conn, file_id, warning)
         record_validation(
             conn, file_id, "canonical", CANONICAL_SUITE, success=True, failed=[f.as_dict() for f in found]
         )
-        if target.metadata_findings:
+        if checked.warnings:
             record_validation(
-                conn, file_id, "metadata", METADATA_SUITE, success=True, failed=list(target.metadata_findings)
+                conn,
+                file_id,
+                "metadata",
+                METADATA_SUITE,
+                success=True,
+                failed=[f.as_dict() for f in checked.warnings],
             )
     if grown is not None:
         log.info(
@@ -300,6 +315,11 @@ def load(
             impedance.sweeps,
         )
     return Loaded(file_id, rows, rule, tuple(replaced_cells), points)
+
+
+def _metadata_warning(finding: FailedExpectation) -> str:
+    value = f" (value {finding.examples[0]!r})" if finding.examples else ""
+    return f"metadata: {finding.rule}{value}"
 
 
 def _make_room(conn: Connection, stream: StreamedRead, target: Target, grown: Grown | None) -> list[str]:

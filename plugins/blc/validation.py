@@ -454,6 +454,20 @@ def suite_columns(suite_name: str, *, expectations_dir: Path) -> tuple[str, ...]
     return tuple(dict.fromkeys(c for c in columns if c))
 
 
+def _plain_numbers(frame: pd.DataFrame) -> pd.DataFrame:
+    """Nullable integer columns (a cycle counter read as ``Int64``) as NumPy integers, or floats when they
+    hold nulls: Great Expectations checks a nullable column about ten times slower (0.1 s per 200,000 rows
+    and expectation), and a range check means the same on either."""
+    import pandas as pd
+
+    converted = {}
+    for column in frame.columns:
+        dtype = frame[column].dtype
+        if isinstance(dtype, pd.api.extensions.ExtensionDtype) and pd.api.types.is_integer_dtype(dtype):
+            converted[column] = "float64" if frame[column].hasnans else "int64"
+    return frame.astype(converted) if converted else frame
+
+
 class ChunkValidator:
     """Validate a file that arrives chunk by chunk, without holding the file and without waiting for Great
     Expectations to finish importing.
@@ -516,7 +530,7 @@ class ChunkValidator:
             volt = chunk["voltage_volt"]
             self._voltage_min = min(self._voltage_min, float(volt.min()))
             self._voltage_max = max(self._voltage_max, float(volt.max()))
-        self._pending.append(chunk[[c for c in self.columns if c in chunk.columns]])
+        self._pending.append(_plain_numbers(chunk[[c for c in self.columns if c in chunk.columns]]))
         self._pending_rows += len(chunk)
         ready = self._warm_up is None or not self._warm_up.is_alive()
         if ready and self._pending_rows >= self.batch_rows:
