@@ -47,7 +47,8 @@ def airflow_executable() -> str:
 
 
 def ensure_metadata_db(env: dict[str, str]) -> None:
-    """Create Airflow's metadata DB on first use (about 5 s), quietly."""
+    """Create Airflow's metadata DB on first use (about 5 s), quietly, and store the DAGs in it at once:
+    otherwise `blc airflow dags list` and the UI show nothing until the DAG processor has run."""
     home = Path(env["AIRFLOW_HOME"])
     home.mkdir(parents=True, exist_ok=True)
     marker = home / ".blc-db-migrated"
@@ -57,6 +58,13 @@ def ensure_metadata_db(env: dict[str, str]) -> None:
         return
     subprocess.run(
         [airflow_executable(), "db", "migrate"],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    subprocess.run(
+        [airflow_executable(), "dags", "reserialize"],
         env=env,
         check=True,
         stdout=subprocess.DEVNULL,
