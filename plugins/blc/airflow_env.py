@@ -56,20 +56,14 @@ def ensure_metadata_db(env: dict[str, str]) -> None:
         return
     if "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" in env and marker.exists():
         return
-    subprocess.run(
-        [airflow_executable(), "db", "migrate"],
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    subprocess.run(
-        [airflow_executable(), "dags", "reserialize"],
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    for command in (["db", "migrate"], ["dags", "reserialize"]):
+        subprocess.run(
+            [airflow_executable(), *command],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
     marker.touch()
 
 

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from blc import db
 from blc.errors import BlcError
 from blc.settings import Settings
+from blc.validation_report import WARNING
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -51,7 +52,7 @@ def check_cycle_stats(conn: Connection, cell_id: str, processor_version: str, se
         for f in report.failed
     )
     if not report.success:
-        first = next(f for f in failed if f.severity != "warning")
+        first = next(f for f in failed if f.severity != WARNING)
         where = f", first at cycle {first.first_rows[0]}" if first.first_rows else ""
         raise CycleStatsInvalid(f"cell {cell_id!r}: {first.rule}{where}")
     conn.execute(

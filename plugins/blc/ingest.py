@@ -142,11 +142,8 @@ def _fetched(engine: Engine, uri: str, settings: Settings) -> Iterator[Path]:
         if uri.startswith("s3://"):
             from blc import s3
 
-            with (
-                tempfile.TemporaryDirectory(prefix="blc-s3-") as folder,
-                s3.fetched(s3.client(settings.s3_conn_id), s3.S3Uri.parse(uri), Path(folder)) as path,
-            ):
-                yield path
+            with tempfile.TemporaryDirectory(prefix="blc-s3-") as folder:
+                yield s3.fetch_object(s3.client(settings.s3_conn_id), s3.S3Uri.parse(uri), Path(folder))
             return
         path = fetch(uri)
     except FileNotFoundError:
@@ -353,23 +350,8 @@ def _publish_registered(
             summary=summary,
             warnings=source.warnings,
         )
-    except (ConnectorError, validation.ValidationFailed) as exc:
-        return _quarantine(engine, uri, label, file_id, exc, started, format_name, settings.reports_dir)
     except Exception as exc:
-        if is_infrastructure(exc):
-            _mark_failed(engine, file_id, exc)
-            raise
-        log.exception("%s: unexpected error while reading; the file is quarantined", label)
-        return _quarantine(
-            engine,
-            uri,
-            label,
-            file_id,
-            UnreadableFile(label, exc),
-            started,
-            format_name,
-            settings.reports_dir,
-        )
+        return _refused(engine, source, file_id, exc, started, format_name, settings, "reading")
     if stream.unmapped_columns:
         log.info(
             "%s: vendor columns not mapped to BDF (not stored): %s", label, ", ".join(stream.unmapped_columns)
@@ -387,25 +369,8 @@ def _publish_registered(
             except CounterStuck:  # rolled back; number the rows again, the transitions' boundaries added
                 log.info("%s: the cycle counter is stuck; cycles by charge/discharge transitions too", label)
                 loaded = load(engine, stream, assign_file_cycles(stream), target, source, settings, warm_up)
-    except (ConnectorError, validation.ValidationFailed) as exc:
-        # The transaction rolled back: none of this file's rows, and the earlier version's rows are intact.
-        return _quarantine(engine, uri, label, file_id, exc, started, stream.format, settings.reports_dir)
-    except Exception as exc:
-        if is_infrastructure(exc):
-            _mark_failed(engine, file_id, exc)
-            raise
-        # Rolled back too. Any error the file's content caused is a quarantine, never a retry for ever.
-        log.exception("%s: unexpected error while loading; the file is quarantined", label)
-        return _quarantine(
-            engine,
-            uri,
-            label,
-            file_id,
-            UnreadableFile(label, exc),
-            started,
-            stream.format,
-            settings.reports_dir,
-        )
+    except Exception as exc:  # the transaction rolled back: none of its rows, the earlier version's intact
+        return _refused(engine, source, file_id, exc, started, stream.format, settings, "loading")
 
     log.info(
         "%s: loaded %d rows as cell %s (format %s, cycles by %s)",
@@ -427,6 +392,32 @@ def _publish_registered(
         None,
         time.monotonic() - started,
         tuple(dict.fromkeys([target.cell_id, *loaded.replaced_cells])),
+    )
+
+
+def _refused(
+    engine: Engine,
+    source: Source,
+    file_id: int,
+    exc: Exception,
+    started: float,
+    format_name: str | None,
+    settings: Settings,
+    doing: str,
+) -> IngestOutcome:
+    """What an error while reading or loading a file makes of it: the file's fault (a connector's or a
+    suite's finding, or anything unexpected its content caused) is a quarantine, never a retry for ever; the
+    platform's (database, network, disk) fails the task, raised again."""
+    from blc.validation import ValidationFailed
+
+    if not isinstance(exc, ConnectorError | ValidationFailed):
+        if is_infrastructure(exc):
+            _mark_failed(engine, file_id, exc)
+            raise exc
+        log.exception("%s: unexpected error while %s; the file is quarantined", source.label, doing)
+        exc = UnreadableFile(source.label, exc)
+    return _quarantine(
+        engine, source.uri, source.label, file_id, exc, started, format_name, settings.reports_dir
     )
 
 

@@ -19,7 +19,6 @@ import errno
 import os
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -107,9 +106,8 @@ def _sidecar_names(name: str) -> list[str]:
     ]
 
 
-@contextmanager
-def fetched(s3: Any, uri: S3Uri, folder: Path) -> Iterator[Path]:
-    """The object (and its sidecars) fetched into `folder`; the path of the object's copy."""
+def fetch_object(s3: Any, uri: S3Uri, folder: Path) -> Path:
+    """Fetch the object (and its sidecars) into `folder`; the path of the object's copy."""
     path = folder / safe_name(uri.key)
     try:
         head = s3.head_object(Bucket=uri.bucket, Key=uri.key)
@@ -127,7 +125,7 @@ def fetched(s3: Any, uri: S3Uri, folder: Path) -> Iterator[Path]:
             _download(s3, sidecar, folder / safe_name(name))
         except FileNotFoundError:
             continue
-    yield path
+    return path
 
 
 def _download(s3: Any, uri: S3Uri, path: Path) -> None:
