@@ -90,6 +90,7 @@ def migrated(database_url: str) -> str:
 
 DATA_TABLES = (
     "blc.unreadable_entry",
+    "blc.s3_object",
     "blc.validation_result",
     "blc.cell_summary",
     "blc.capacity_fade",

@@ -365,9 +365,9 @@ def _expand_s3(given: str, problems: list[str]) -> list[tuple[str, str]]:
     if uri.key and not uri.key.endswith("/"):
         return [(str(uri), str(uri))]
     found = [
-        (str(item), str(item))
-        for item, _, _ in s3.list_objects(s3.client(_settings().s3_conn_id), uri)
-        if not item.key.endswith("/") and not is_ignored(item.name)
+        (str(item.uri), str(item.uri))
+        for item in s3.list_objects(s3.client(_settings().s3_conn_id), uri)
+        if item.size_bytes > 0 and not item.uri.key.endswith("/") and not is_ignored(item.uri.name)
     ]
     if not found:
         problems.append(f"{given}: no objects under this prefix")

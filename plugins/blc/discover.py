@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -51,6 +50,7 @@ def discover_files(settings: Settings | None = None, *, now: float | None = None
     settings = settings or get_settings()
     engine = engine_for(settings)
     now = time.time() if now is None else now
+    objects, unreachable = _list_s3(settings)
     candidates, unreadable = share.scan(settings.share_dirs)
     stable, settling = share.split_stable(candidates, settings.settle_seconds, now=now)
     for candidate in settling:
@@ -67,11 +67,75 @@ def discover_files(settings: Settings | None = None, *, now: float | None = None
             if sha is not None:
                 offered.append(candidate.uri)
                 offered_contents.add(sha)
-        new = _record_unreadable(conn, settings.share_dirs, unreadable)
+        offered += [item.uri for item in objects if _offer_object(conn, item, settings, now)]
+        unreadable += unreachable
+        roots = [root.as_uri().rstrip("/") + "/" for root in settings.share_dirs] + list(settings.s3_uris)
+        new = _record_unreadable(conn, roots, unreadable)
     for entry in unreadable:
-        log.warning("%s: cannot be read (%s); skipped", share.path_from_uri(entry.uri), entry.error)
-    log.info("discovered %d file(s) to ingest in %s", len(offered), ", ".join(map(str, settings.share_dirs)))
+        log.warning("%s: cannot be read (%s); skipped", entry.uri, entry.error)
+    watched = [str(d) for d in settings.share_dirs] + list(settings.s3_uris)
+    log.info("discovered %d file(s) to ingest in %s", len(offered), ", ".join(watched) or "nothing")
     return Discovery(offered, {entry.uri: entry.error for entry in unreadable}, new)
+
+
+@dataclass(frozen=True)
+class _Object:
+    uri: str
+    etag: str
+    modified: float
+
+    @property
+    def name(self) -> str:
+        return self.uri.rsplit("/", 1)[-1]
+
+
+def _list_s3(settings: Settings) -> tuple[list[_Object], list[share.Unreadable]]:
+    """The data objects under the watched S3 prefixes (sidecars, folder markers and empty objects left
+    out), and the prefixes that could not be listed (endpoint down, credentials refused, no such bucket):
+    one prefix that fails never hides the share folders or the other prefixes."""
+    if not settings.s3_uris:
+        return [], []
+    from blc import s3
+
+    objects: list[_Object] = []
+    problems: list[share.Unreadable] = []
+    client = None
+    for prefix in settings.s3_uris:
+        try:
+            client = client or s3.client(settings.s3_conn_id)
+            listed = list(s3.list_objects(client, s3.S3Uri.parse(prefix)))
+        except (s3.S3Unavailable, FileNotFoundError) as exc:
+            problems.append(share.Unreadable(prefix, str(exc).removeprefix(f"{prefix}: ")))
+            continue
+        objects += [
+            _Object(str(item.uri), item.etag, item.modified)
+            for item in listed
+            if item.size_bytes > 0 and not item.uri.key.endswith("/") and not share.is_ignored(item.uri.name)
+        ]
+    return objects, problems
+
+
+def _offer_object(conn: Connection, item: _Object, settings: Settings, now: float) -> bool:
+    """Whether an S3 object is to be ingested in this run. An object is written whole (a PUT or a finished
+    multipart upload), so it is stable once its LastModified is `settle_seconds` old: judged within this
+    one listing, so that 0 takes everything at once. Its URI and ETag known to the ledger (blc.s3_object)
+    means its content was fetched before: offered again only when that content's ingest is unfinished. A new
+    object, or a new version of one (grown or rewritten), is offered without being read here: the ingest
+    fetches it once, hashes it, and finds out there whether the content is new."""
+    if now - item.modified < settings.settle_seconds:
+        log.info(
+            "%s: written %.0f s ago (settle window %ss), next poll",
+            item.name,
+            now - item.modified,
+            settings.settle_seconds,
+        )
+        return False
+    seen = conn.execute(
+        sa.text(db.load_sql("discover/s3_seen_unchanged")), {"uri": item.uri, "etag": item.etag}
+    ).first()
+    if seen is None:
+        return True
+    return _unfinished(conn, seen, item.name)
 
 
 def _offer(
@@ -164,9 +228,7 @@ def _offered_again(conn: Connection, row: Any, name: str) -> bool:
     return True
 
 
-def _record_unreadable(
-    conn: Connection, roots: tuple[Path, ...], entries: list[share.Unreadable]
-) -> list[str]:
+def _record_unreadable(conn: Connection, roots: list[str], entries: list[share.Unreadable]) -> list[str]:
     """Remember what could not be read this time (first seen, last seen) and forget what now can be;
     return the URIs no earlier look had recorded."""
     new: list[str] = []
@@ -179,6 +241,6 @@ def _record_unreadable(
             new.append(entry.uri)
     conn.execute(
         sa.text(db.load_sql("discover/forget_readable_entries")),
-        {"roots": [root.as_uri().rstrip("/") + "/" for root in roots], "seen": [e.uri for e in entries]},
+        {"roots": roots, "seen": [e.uri for e in entries]},
     )
     return new

@@ -118,12 +118,13 @@ def publish_file(
     started = time.monotonic()
     settings = settings or get_settings()
     engine = engine_for(settings)
-    with _fetched(engine, uri, settings) as path:
+    with _fetched(engine, uri, settings) as (path, s3_etag):
         uri = path.resolve().as_uri() if uri.startswith("/") else uri
         return _publish_fetched(
             engine,
             uri,
             path,
+            s3_etag=s3_etag,
             cell_id=cell_id,
             project=project,
             format_name=format_name,
@@ -135,21 +136,23 @@ def publish_file(
 
 
 @contextmanager
-def _fetched(engine: Engine, uri: str, settings: Settings) -> Iterator[Path]:
-    """A local path for the URI while the ingest runs: a share file in place, an S3 object (and its
-    sidecars) in a private temporary folder. A file gone before it could be read is marked so."""
+def _fetched(engine: Engine, uri: str, settings: Settings) -> Iterator[tuple[Path, str | None]]:
+    """A local path for the URI while the ingest runs, and the S3 ETag of what was read (None for a share
+    file): a share file in place, an S3 object (and its sidecars) in a private temporary folder. A file
+    gone before it could be read is marked so."""
     try:
         if uri.startswith("s3://"):
             from blc import s3
 
             with tempfile.TemporaryDirectory(prefix="blc-s3-") as folder:
-                yield s3.fetch_object(s3.client(settings.s3_conn_id), s3.S3Uri.parse(uri), Path(folder))
+                got = s3.fetch_object(s3.client(settings.s3_conn_id), s3.S3Uri.parse(uri), Path(folder))
+                yield got.path, got.etag
             return
         path = fetch(uri)
     except FileNotFoundError:
         _mark_gone(engine, uri)
         raise
-    yield path
+    yield path, None
 
 
 def _publish_fetched(
@@ -157,6 +160,7 @@ def _publish_fetched(
     uri: str,
     path: Path,
     *,
+    s3_etag: str | None,
     cell_id: str | None,
     project: str | None,
     format_name: str | None,
@@ -167,9 +171,14 @@ def _publish_fetched(
 ) -> IngestOutcome:
     sha = share.sha256_of(path)
     stat = path.stat()
-    etag = share.FileCandidate(uri, path, stat.st_size, stat.st_mtime).etag
+    etag = s3_etag or share.FileCandidate(uri, path, stat.st_size, stat.st_mtime).etag
     with ledger.ingest_lock(engine, uri=uri, sha256=sha):
         with engine.begin() as conn:
+            if s3_etag is not None:  # the watcher knows this version of the object from now on
+                conn.execute(
+                    sa.text(db.load_sql("ingest/record_s3_object")),
+                    {"uri": uri, "etag": s3_etag, "sha256": sha, "size_bytes": stat.st_size},
+                )
             known = ledger.by_sha256(conn, sha)
             settled = (
                 None

@@ -76,7 +76,7 @@ def build_report(
             )
         }
         for uri in uris:
-            lines.append(_file_line(PurePosixPath(uri).name, rows.get(uri)))
+            lines.append(_file_line(uri, rows.get(uri)))
         for entry in conn.execute(sa.text("select uri, error from blc.unreadable_entry order by uri")):
             new = entry.uri in first_seen_now
             detail = f"cannot be read ({entry.error}); skipped" + ("" if new else " (reported before)")
@@ -84,9 +84,18 @@ def build_report(
     return RunReport(tuple(lines), redash_failed)
 
 
-def _file_line(name: str, row: Any) -> FileLine:
-    if row is None:
+def _file_line(uri: str, row: Any) -> FileLine:
+    name = PurePosixPath(uri).name
+    if row is None or row.status is None:
+        if uri.startswith("s3://") and not (row is not None and row.fetched):
+            return FileLine(
+                "unfinished", name, "not fetched (see parse_validate_publish); the next run tries again"
+            )
         return FileLine("skipped", name, "same content as a file already in the ledger")
+    if row.ledger_uri != uri:
+        return FileLine(
+            "skipped", name, f"same content as {PurePosixPath(row.ledger_uri).name}, not loaded twice"
+        )
     status = row.status
     if status == "processed":
         warnings = list(row.warnings or [])

@@ -77,15 +77,35 @@ def client(conn_id: str = "blc_s3") -> Any:
     return boto3.client("s3")
 
 
-def list_objects(s3: Any, prefix: S3Uri) -> Iterator[tuple[S3Uri, int, str]]:
-    """(URI, size, ETag) of every object under the prefix, in key order."""
+@dataclass(frozen=True)
+class S3Object:
+    """One object of a listing: what the watcher judges stability by, without reading it."""
+
+    uri: S3Uri
+    size_bytes: int
+    etag: str
+    #: LastModified, seconds since the epoch.
+    modified: float
+
+
+def list_objects(s3: Any, prefix: S3Uri) -> Iterator[S3Object]:
+    """Every object under the prefix, in key order."""
     try:
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=prefix.bucket, Prefix=prefix.key)
         for page in pages:
             for item in page.get("Contents", []):
-                yield S3Uri(prefix.bucket, item["Key"]), int(item["Size"]), str(item["ETag"]).strip('"')
+                yield S3Object(
+                    S3Uri(prefix.bucket, item["Key"]),
+                    int(item["Size"]),
+                    _etag(item["ETag"]),
+                    item["LastModified"].timestamp(),
+                )
     except Exception as exc:
         raise _translated(exc, str(prefix)) from exc
+
+
+def _etag(raw: object) -> str:
+    return "s3:" + str(raw).strip('"')
 
 
 #: The sidecars a file may have beside it, by its name and stem (connectors/sidecars.py reads them).
@@ -106,8 +126,15 @@ def _sidecar_names(name: str) -> list[str]:
     ]
 
 
-def fetch_object(s3: Any, uri: S3Uri, folder: Path) -> Path:
-    """Fetch the object (and its sidecars) into `folder`; the path of the object's copy."""
+@dataclass(frozen=True)
+class Fetched:
+    path: Path
+    #: The ETag of the version fetched ("s3:" + S3's ETag), the ledger's `etag` for the object.
+    etag: str
+
+
+def fetch_object(s3: Any, uri: S3Uri, folder: Path) -> Fetched:
+    """Fetch the object (and its sidecars) into `folder`: its local copy and the ETag of what was read."""
     path = folder / safe_name(uri.key)
     try:
         head = s3.head_object(Bucket=uri.bucket, Key=uri.key)
@@ -116,7 +143,7 @@ def fetch_object(s3: Any, uri: S3Uri, folder: Path) -> Path:
     size = int(head.get("ContentLength", 0))
     if size > MAX_OBJECT_BYTES:
         raise ValueError(f"{uri}: {size} bytes, above the {MAX_OBJECT_BYTES} bytes an object may have")
-    _download(s3, uri, path)
+    etag = _download(s3, uri, path)
     for name in _sidecar_names(uri.name):
         sidecar = uri.sibling(name)
         if sidecar.key == uri.key or safe_name(name) == path.name:
@@ -125,12 +152,14 @@ def fetch_object(s3: Any, uri: S3Uri, folder: Path) -> Path:
             _download(s3, sidecar, folder / safe_name(name))
         except FileNotFoundError:
             continue
-    return path
+    return Fetched(path, etag)
 
 
-def _download(s3: Any, uri: S3Uri, path: Path) -> None:
+def _download(s3: Any, uri: S3Uri, path: Path) -> str:
+    """Stream the object into `path`; the ETag of the version read."""
     try:
-        body = s3.get_object(Bucket=uri.bucket, Key=uri.key)["Body"]
+        got = s3.get_object(Bucket=uri.bucket, Key=uri.key)
+        body = got["Body"]
         with path.open("wb") as handle:
             written = 0
             for block in body.iter_chunks(1 << 20):
@@ -138,6 +167,7 @@ def _download(s3: Any, uri: S3Uri, path: Path) -> None:
                 if written > MAX_OBJECT_BYTES:
                     raise ValueError(f"{uri}: larger than {MAX_OBJECT_BYTES} bytes")
                 handle.write(block)
+        return _etag(got.get("ETag", ""))
     except (ValueError, OSError) as exc:
         if isinstance(exc, ConnectionError):
             raise S3Unavailable(f"{uri}: {exc}") from exc

@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from stat import S_ISREG
 from urllib.parse import unquote, urlparse
 
@@ -75,7 +75,7 @@ class Unreadable:
 
     @property
     def name(self) -> str:
-        return Path(path_from_uri(self.uri)).name
+        return PurePosixPath(unquote(urlparse(self.uri).path)).name
 
 
 def list_files(dirs: Iterable[Path]) -> list[FileCandidate]:

@@ -110,3 +110,23 @@ def test_discovery_skips_a_file_it_may_not_read_and_goes_on(  # type: ignore[no-
     assert {Path(u).name: e for u, e in found.unreadable.items()} == {"secret.txt": "Permission denied"}
     assert [Path(u).name for u in found.new_unreadable] == ["secret.txt"]
     assert pipeline.discover_files().new_unreadable == []  # known now: not new any more
+
+
+def test_s3_objects_report_as_their_content_or_as_not_fetched(engine, blc_env: Path) -> None:  # type: ignore[no-untyped-def]
+    _ledger(engine, "s3://lab/a.csv", "processed", cell="a")
+    with engine.begin() as conn:  # b.csv held a.csv's bytes; c.csv was offered and never fetched
+        conn.execute(
+            sa.text(
+                "insert into blc.s3_object (uri, etag, sha256, size_bytes)"
+                " values ('s3://lab/b.csv', 's3:x', md5('s3://lab/a.csv'), 10)"
+            )
+        )
+
+    report = build_report(engine, ["s3://lab/a.csv", "s3://lab/b.csv", "s3://lab/c.csv"])
+
+    assert [str(line) for line in report.lines] == [
+        "loaded      a.csv: cell a: 7 rows, 0 cycles",
+        "skipped     b.csv: same content as a.csv, not loaded twice",
+        "unfinished  c.csv: not fetched (see parse_validate_publish); the next run tries again",
+    ]
+    assert report.failed
