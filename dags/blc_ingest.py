@@ -13,6 +13,7 @@ from datetime import datetime
 
 from airflow.sdk import Param, dag
 
+from blc.assets import DB_LOAD_POOL, DEFAULT_ARGS
 from blc.operators import CellProcessOperator, CyclerFileIngestOperator, RedashRefreshOperator
 
 
@@ -21,7 +22,7 @@ from blc.operators import CellProcessOperator, CyclerFileIngestOperator, RedashR
     schedule=None,
     start_date=datetime(2026, 1, 1),
     catchup=False,
-    default_args={"owner": "battery-data", "retries": 1},
+    default_args=DEFAULT_ARGS,
     tags=["blc", "ingest", "manual"],
     doc_md=__doc__,
     params={
@@ -40,6 +41,7 @@ def blc_ingest() -> None:
         project="{{ params.project or '' }}",
         format_name="{{ params.format or '' }}",
         force="{{ params.force }}",
+        pool=DB_LOAD_POOL,
     )
     processed = CellProcessOperator(task_id="process_cell", outcome=published.output)
     RedashRefreshOperator(task_id="refresh_redash", results=[processed.output])

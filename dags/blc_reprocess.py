@@ -14,6 +14,7 @@ from datetime import datetime
 
 from airflow.sdk import Param, dag
 
+from blc.assets import DEFAULT_ARGS
 from blc.operators import CellReprocessOperator, RedashRefreshOperator, SelectCellsOperator
 
 
@@ -23,7 +24,7 @@ from blc.operators import CellReprocessOperator, RedashRefreshOperator, SelectCe
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
-    default_args={"owner": "battery-data", "retries": 1},
+    default_args=DEFAULT_ARGS,
     tags=["blc", "reprocess", "manual"],
     doc_md=__doc__,
     params={

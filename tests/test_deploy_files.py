@@ -198,6 +198,7 @@ def test_executor_is_celery_with_execution_api_on_the_apiserver(
         pytest.param("airflow-triggerer", "triggerer", id="triggerer"),
         pytest.param("airflow-worker", "celery worker", id="worker"),
         pytest.param("airflow-init", "airflow db migrate && blc db upgrade", id="init"),
+        pytest.param("airflow-init", "airflow pools set blc_db_loads", id="init-pool"),
     ],
 )
 def test_airflow_service_runs_its_component(services: dict[str, Any], name: str, command_word: str) -> None:

@@ -46,17 +46,28 @@ def airflow_executable() -> str:
     return str(candidate) if candidate.exists() else "airflow"
 
 
+#: What the first call sets up; a home set up by an older version (another text) is set up again.
+_SETUP = "migrate+reserialize+pool"
+
+
 def ensure_metadata_db(env: dict[str, str]) -> None:
-    """Create Airflow's metadata DB on first use (about 5 s), quietly, and store the DAGs in it at once:
-    otherwise `blc airflow dags list` and the UI show nothing until the DAG processor has run."""
+    """Create Airflow's metadata DB on first use (about 5 s), quietly, store the DAGs in it at once
+    (otherwise `blc airflow dags list` and the UI show nothing until the DAG processor has run), and create
+    the pool of database loads (a task in a pool that does not exist is never scheduled)."""
+    from blc.assets import DB_LOAD_POOL
+
     home = Path(env["AIRFLOW_HOME"])
     home.mkdir(parents=True, exist_ok=True)
     marker = home / ".blc-db-migrated"
-    if marker.exists() and (home / "airflow.db").exists():
+    done = marker.exists() and marker.read_text() == _SETUP
+    if done and ((home / "airflow.db").exists() or "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" in env):
         return
-    if "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" in env and marker.exists():
-        return
-    for command in (["db", "migrate"], ["dags", "reserialize"]):
+    slots = env.get("BLC_DB_LOAD_SLOTS") or "4"
+    for command in (
+        ["db", "migrate"],
+        ["dags", "reserialize"],
+        ["pools", "set", DB_LOAD_POOL, slots, "blc: concurrent loads into the database (BLC_DB_LOAD_SLOTS)"],
+    ):
         subprocess.run(
             [airflow_executable(), *command],
             env=env,
@@ -64,7 +75,7 @@ def ensure_metadata_db(env: dict[str, str]) -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-    marker.touch()
+    marker.write_text(_SETUP)
 
 
 def run_airflow(args: list[str], settings: Settings | None = None) -> int:

@@ -8,16 +8,52 @@ Return values are small and JSON-safe (XCom carries ids, URIs and counts, never 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import PurePosixPath
 from typing import Any
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
+from blc.assets import CAPACITY_FADE, CYCLE_STATS, TIMESERIES
+
 
 def _file_label(uri: str) -> str:
     return PurePosixPath(uri).name or uri
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether a retry may help: the database, S3 or Redash could not be reached or failed on its side.
+    A file's content, a missing file or a bug is never retried (the same input fails the same way)."""
+    from blc.errors import is_infrastructure
+
+    return is_infrastructure(exc) or bool(getattr(exc, "transient", False))
+
+
+@contextmanager
+def retried_only_when_transient() -> Iterator[None]:
+    """Let transient errors through (Airflow retries them, with exponential backoff in our DAGs); turn
+    every other error into AirflowFailException, which fails the task at once without retries."""
+    try:
+        yield
+    except AirflowFailException:
+        raise
+    except Exception as exc:
+        if transient(exc):
+            raise
+        from blc.errors import describe_exception
+
+        raise AirflowFailException(describe_exception(exc)) from exc
+
+
+def _emit(context: Any, assets: Iterable[Any], **extra: Any) -> None:
+    """Say on the task's asset events what changed (users' DAGs scheduled on them read it)."""
+    events = context.get("outlet_events")
+    if events is None:
+        return
+    for asset in assets:
+        events[asset].extra = extra
 
 
 def as_list(values: Any) -> list[Any]:
@@ -52,7 +88,8 @@ class DiscoverCyclerFilesOperator(BaseOperator):
         if self.share_dirs:
             dirs = tuple(Path(p.strip()).resolve() for p in self.share_dirs.split(",") if p.strip())
             settings = dataclasses.replace(settings, share_dirs=dirs)
-        found = discover_files(settings)
+        with retried_only_when_transient():
+            found = discover_files(settings)
         context["ti"].xcom_push(key="new_unreadable", value=found.new_unreadable)
         return found.uris
 
@@ -60,7 +97,8 @@ class DiscoverCyclerFilesOperator(BaseOperator):
 class CyclerFileIngestOperator(BaseOperator):
     """Parse, validate and publish one cycler file given by URI. A file that fails its checks is
     quarantined (ledger + validation_result) and the task fails without retrying: retrying cannot fix
-    content. A file whose content is already in the ledger is a no-op."""
+    content. A file whose content is already in the ledger is a no-op. Only transient errors (database,
+    S3) are retried. Its outlet is the `blc_timeseries` asset (event extra: file, cells, rows)."""
 
     template_fields: Sequence[str] = ("uri", "cell_id", "project", "format_name", "force")
 
@@ -74,6 +112,7 @@ class CyclerFileIngestOperator(BaseOperator):
         force: bool | str = False,
         **kwargs: Any,
     ) -> None:
+        kwargs.setdefault("outlets", [TIMESERIES])
         super().__init__(**kwargs)
         self.uri = uri
         self.cell_id = cell_id
@@ -85,7 +124,8 @@ class CyclerFileIngestOperator(BaseOperator):
         from blc.ingest import publish_file
 
         context["file_label"] = _file_label(self.uri)  # names the mapped task instance in the UI
-        try:
+        # a file removed or renamed since it was offered (FileNotFoundError) is not retried either
+        with retried_only_when_transient():
             outcome = publish_file(
                 self.uri,
                 cell_id=self.cell_id or None,
@@ -93,11 +133,16 @@ class CyclerFileIngestOperator(BaseOperator):
                 format_name=self.format_name or None,
                 force=_as_bool(self.force),  # a rendered template is a string
             )
-        except FileNotFoundError as exc:  # removed or renamed since it was offered: a retry cannot help
-            raise AirflowFailException(str(exc)) from exc
         if outcome.status == "quarantined":
             raise AirflowFailException(f"quarantined {outcome.reason}")
         self.log.info("%s: %s (%s rows)", outcome.file_label, outcome.status, outcome.rows)
+        _emit(
+            context,
+            [TIMESERIES],
+            file=outcome.file_label,
+            cells=list(outcome.cells_to_process),
+            rows=outcome.rows or 0,
+        )
         return outcome.as_dict()
 
 
@@ -107,6 +152,8 @@ class CellProcessOperator(BaseOperator):
     template_fields: Sequence[str] = ("outcome",)
 
     def __init__(self, *, outcome: dict[str, Any] | Any, **kwargs: Any) -> None:
+        kwargs.setdefault("inlets", [TIMESERIES])
+        kwargs.setdefault("outlets", [CYCLE_STATS, CAPACITY_FADE])
         super().__init__(**kwargs)
         self.outcome = outcome
 
@@ -115,7 +162,10 @@ class CellProcessOperator(BaseOperator):
 
         outcome = dict(self.outcome)
         context["file_label"] = outcome.get("file_label") or _file_label(outcome.get("uri", ""))
-        results = [process_cell(cell).as_dict() for cell in outcome.get("cells_to_process") or []]
+        cells = list(outcome.get("cells_to_process") or [])
+        with retried_only_when_transient():
+            results = [process_cell(cell).as_dict() for cell in cells]
+        _emit(context, [CYCLE_STATS, CAPACITY_FADE], cells=cells)
         if not results:
             self.log.info("%s: %s, nothing to recompute", context["file_label"], outcome.get("status"))
         return {"file_label": context["file_label"], "status": outcome.get("status"), "cells": results}
@@ -158,6 +208,8 @@ class CellReprocessOperator(BaseOperator):
     template_fields: Sequence[str] = ("cell_id",)
 
     def __init__(self, *, cell_id: str, recompute: bool = True, **kwargs: Any) -> None:
+        kwargs.setdefault("inlets", [TIMESERIES])
+        kwargs.setdefault("outlets", [CYCLE_STATS, CAPACITY_FADE])
         super().__init__(**kwargs)
         self.cell_id = cell_id
         self.recompute = recompute
@@ -165,7 +217,9 @@ class CellReprocessOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         from blc.process import process_cell
 
-        outcome = process_cell(self.cell_id, recompute=self.recompute)
+        with retried_only_when_transient():
+            outcome = process_cell(self.cell_id, recompute=self.recompute)
+        _emit(context, [CYCLE_STATS, CAPACITY_FADE], cells=[self.cell_id])
         self.log.info("%s: %d cycles, processor %s", self.cell_id, outcome.cycles, outcome.processor_version)
         return {"file_label": self.cell_id, "status": "reprocessed", "cells": [outcome.as_dict()]}
 
@@ -190,6 +244,7 @@ class RedashRefreshOperator(BaseOperator):
     template_fields: Sequence[str] = ("results",)
 
     def __init__(self, *, results: Iterable[dict[str, Any] | None] | Any = (), **kwargs: Any) -> None:
+        kwargs.setdefault("inlets", [CYCLE_STATS, CAPACITY_FADE])
         super().__init__(**kwargs)
         self.results = results
 
@@ -202,10 +257,14 @@ class RedashRefreshOperator(BaseOperator):
             for cell in (result or {}).get("cells", []):
                 changed.update(cell.get("changed_tables", []))
                 cells.add(cell["cell_id"])
-        outcomes = refresh_dashboards(changed, cells=sorted(cells))
+        with retried_only_when_transient():
+            outcomes = refresh_dashboards(changed, cells=sorted(cells))
         failed = [o for o in outcomes if o.get("status") == "failed"]
         if failed:
-            raise RuntimeError(f"{len(failed)} Redash queries failed to refresh: {failed}")
+            message = f"{len(failed)} Redash queries failed to refresh: {failed}"
+            if any(o.get("transient") for o in failed):  # Redash down or failing on its side: retried
+                raise ConnectionError(message)
+            raise AirflowFailException(message)
         return outcomes
 
 

@@ -66,6 +66,8 @@ class RefreshOutcome:
     query_result_id: int | None = None
     error: str | None = None
     seconds: float = 0.0
+    #: A failure a later retry may not meet (Redash unreachable, HTTP 5xx).
+    transient: bool = False
 
     @property
     def ok(self) -> bool:
@@ -79,6 +81,7 @@ class RefreshOutcome:
             "query_result_id": self.query_result_id,
             "error": self.error,
             "seconds": round(self.seconds, 3),
+            "transient": self.transient,
         }
 
 
@@ -154,7 +157,9 @@ class RedashClient:
             )
         except requests.RequestException as exc:
             # requests' messages hold the URL (no key: it travels in a header), never the headers.
-            raise RedashError(f"{what}: {method} {path} on {self.base_url} failed: {exc}") from exc
+            raise RedashError(
+                f"{what}: {method} {path} on {self.base_url} failed: {exc}", transient=True
+            ) from exc
 
     def _raise_for_status(self, response: requests.Response, method: str, path: str, what: str) -> None:
         if response.ok:
@@ -460,7 +465,11 @@ def refresh_touched_queries(
                         outcome = client.refresh_query(int(query["id"]), values, name=spec.name)
                     except RedashError as exc:
                         outcome = RefreshOutcome(
-                            query_id=int(query["id"]), name=spec.name, status="failed", error=str(exc)
+                            query_id=int(query["id"]),
+                            name=spec.name,
+                            status="failed",
+                            error=str(exc),
+                            transient=exc.transient,
                         )
             log.info(
                 "Redash refresh %s: %s%s",

@@ -46,9 +46,11 @@ _PARAMETER_KEYS = frozenset({"name", "title", "type", "default", "multi", "query
 class RedashError(BlcError):
     """A Redash call failed: HTTP error, unreachable server, job timeout, or an invalid spec."""
 
-    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+    def __init__(self, message: str, *, status_code: int | None = None, transient: bool = False) -> None:
         super().__init__(message)
         self.status_code = status_code
+        #: Redash unreachable or failing on its side (HTTP 5xx): worth a retry later.
+        self.transient = transient or (status_code is not None and status_code >= 500)
 
 
 class RedashSpecError(RedashError):

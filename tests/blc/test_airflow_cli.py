@@ -1,5 +1,6 @@
 """`blc airflow` on a fresh install: the first call creates Airflow's metadata DB and stores the DAGs, so
-`dags list` shows them at once instead of "No data found" until the DAG processor has run."""
+`dags list` shows them at once instead of "No data found" until the DAG processor has run, and creates the
+pool of database loads."""
 
 from __future__ import annotations
 
@@ -27,3 +28,13 @@ def test_the_first_dags_list_of_a_fresh_home_lists_the_dags(tmp_path: Path) -> N
     assert done.returncode == 0, done.stderr[-2000:]
     listed = {line.split()[0] for line in done.stdout.splitlines()[1:] if line.strip()}
     assert {"blc_watch", "blc_ingest", "blc_reprocess"} <= listed, done.stdout
+    # the pool the loads wait in exists (a task in a missing pool is never scheduled), at its default size
+    pools = subprocess.run(
+        [BLC, "airflow", "pools", "get", "blc_db_loads", "-o", "plain"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert pools.returncode == 0, pools.stderr[-2000:]
+    assert pools.stdout.split("\n")[1].split()[:2] == ["blc_db_loads", "4"], pools.stdout

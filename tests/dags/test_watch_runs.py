@@ -213,3 +213,29 @@ def test_an_unfinished_last_line_waits_then_loads_without_it(  # type: ignore[no
     assert _rows(engine, "select rows from blc.source_file") == [(EXAMPLE_ROWS - 1,)]
     (line,) = _report(loaded)["lines"]
     assert f"warning: line {EXAMPLE_ROWS + 1} has no line end" in line
+
+
+def test_a_run_emits_asset_events_naming_the_cells_it_changed(airflow_db, engine, blc_env: Path) -> None:  # type: ignore[no-untyped-def]
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    shutil.copy2(EXAMPLE, blc_env / "B7.csv")
+
+    run = _watch_run()
+
+    assert run.state == "success"
+    with create_session() as session:
+        events = (
+            session.query(AssetModel.name, AssetEvent.extra, AssetEvent.source_task_id)
+            .join(AssetEvent, AssetEvent.asset_id == AssetModel.id)
+            .filter(AssetEvent.source_run_id == run.run_id)
+            .all()
+        )
+    got = sorted((name, task, extra.get("cells")) for name, extra, task in events)
+    assert got == [
+        ("blc_capacity_fade", "ingest_file.process_cell", ["B7"]),
+        ("blc_cycle_stats", "ingest_file.process_cell", ["B7"]),
+        ("blc_timeseries", "ingest_file.parse_validate_publish", ["B7"]),
+    ]
+    timeseries = next(extra for name, extra, _ in events if name == "blc_timeseries")
+    assert timeseries["file"] == "B7.csv" and timeseries["rows"] == EXAMPLE_ROWS
