@@ -1,6 +1,7 @@
 """What our DAGs share: the default arguments (owner, retries with backoff), the pool of database loads,
 and the tables they publish as Airflow assets: users' own DAGs schedule on them
-(``schedule=[Asset("blc_capacity_fade")]``) and read which cells changed from the triggering events.
+(``schedule=[CAPACITY_FADE]``, or ``Asset.ref(name="blc_capacity_fade")``) and read which cells changed
+from the triggering events (docs/backfill.md).
 
 Each event's ``extra`` is small and JSON-safe: ``{"cells": [...]}`` (and for the time series the file's
 name and rows). The URIs name the tables, not a server: one platform per Airflow deployment.

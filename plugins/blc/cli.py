@@ -6,7 +6,7 @@
     blc status FILE_OR_ID
     blc cells | cycles CELL_ID | fade CELL_ID  [--format table|csv|json] [--all]
     blc impedance CELL_ID [--format table|csv|json] [--all]
-    blc reprocess [CELL_ID…] [--all]
+    blc reprocess [CELL_ID…] [--all] [--project NAME] [--since DATE]
     blc export CELL_ID --to DIR [--format bdf|batteryarchive] [--parquet]
     blc redash sync|refresh
     blc demo
@@ -175,6 +175,10 @@ def _parser() -> argparse.ArgumentParser:
     reprocess.add_argument("cell_ids", nargs="*", metavar="CELL_ID")
     reprocess.add_argument(
         "--all", action="store_true", help="every cell, recomputed from its samples whatever its version"
+    )
+    reprocess.add_argument("--project", help="the cells of this project (recomputed whatever their version)")
+    reprocess.add_argument(
+        "--since", metavar="DATE", help="the cells with a file loaded at or after DATE (e.g. 2026-11-30)"
     )
 
     export = command("export", "a cell as BDF or batteryarchive.org files")
@@ -432,20 +436,29 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _reprocess(args: argparse.Namespace, engine: Engine) -> int:
-    """Named cells (recomputed), every cell (`--all`, recomputed), or by default the cells whose statistics
-    are not of this processor version."""
+    """Named cells (recomputed), every cell (`--all`), the cells of a project or with files loaded since a
+    date (recomputed), or by default the cells whose statistics are not of this processor version."""
     from blc import process, queries
 
-    if args.all and args.cell_ids:
-        raise BadInput("give cell ids or --all, not both")
+    chosen = bool(args.all or args.project or args.since)
+    if chosen and args.cell_ids:
+        raise BadInput("give cell ids or --all/--project/--since, not both")
     unknown = queries.unknown_cells(engine, args.cell_ids)
     if unknown:
         raise BadInput(f"no cell {unknown[0]!r} (see `blc cells`)")
-    cells = args.cell_ids or queries.cells_to_reprocess(engine, every=args.all)
+    try:
+        cells = args.cell_ids or queries.cells_to_reprocess(
+            engine, every=chosen, project=args.project, since=args.since
+        )
+    except queries.BadSelection as exc:
+        raise BadInput(str(exc)) from exc
     if not cells:
-        print(f"every cell is at processor version {process.PROCESSOR_VERSION}: nothing to do")
+        if chosen:
+            print("no cell matches: nothing to do")
+        else:
+            print(f"every cell is at processor version {process.PROCESSOR_VERSION}: nothing to do")
     for cell in cells:
-        outcome = process.process_cell(cell, recompute=bool(args.all or args.cell_ids))
+        outcome = process.process_cell(cell, recompute=bool(chosen or args.cell_ids))
         print(
             f"reprocessed {cell}: {outcome.cycles} cycles ({outcome.complete_cycles} complete), "
             f"processor {outcome.processor_version}, in {outcome.seconds:.2f}s"

@@ -172,17 +172,26 @@ class CellProcessOperator(BaseOperator):
 
 
 class SelectCellsOperator(BaseOperator):
-    """The cells a reprocessing run covers: the named ones, every cell (`every`), or by default those whose
-    statistics are not of the current processor version. Returns cell ids (XCom: small)."""
+    """The cells a reprocessing run covers: the named ones, every cell (`every`), those of a `project` or
+    with a file loaded at or after `since` (an ISO date), or by default those whose statistics are not of
+    the current processor version. Returns cell ids (XCom: small)."""
 
-    template_fields: Sequence[str] = ("cell_ids", "every")
+    template_fields: Sequence[str] = ("cell_ids", "every", "project", "since")
 
     def __init__(
-        self, *, cell_ids: Iterable[str] | str | None = None, every: bool | str = False, **kwargs: Any
+        self,
+        *,
+        cell_ids: Iterable[str] | str | None = None,
+        every: bool | str = False,
+        project: str | None = None,
+        since: str | None = None,
+        **kwargs: Any,
     ):
         super().__init__(**kwargs)
         self.cell_ids = cell_ids
         self.every = every
+        self.project = project
+        self.since = since
 
     def execute(self, context: Any) -> list[str]:
         from blc.db import engine_for
@@ -190,13 +199,17 @@ class SelectCellsOperator(BaseOperator):
         from blc.settings import get_settings
 
         named = _as_list(self.cell_ids)
+        project = (self.project or "").strip() or None
+        since = (self.since or "").strip() or None
         engine = engine_for(get_settings())
-        if named:
-            unknown = unknown_cells(engine, named)
-            if unknown:
-                raise AirflowFailException(f"no such cells: {', '.join(unknown)}")
-            return named
-        cells = cells_to_reprocess(engine, every=_as_bool(self.every))
+        with retried_only_when_transient():
+            if named:
+                unknown = unknown_cells(engine, named)
+                if unknown:
+                    raise AirflowFailException(f"no such cells: {', '.join(unknown)}")
+                return named
+            every = _as_bool(self.every) or bool(project or since)
+            cells = cells_to_reprocess(engine, every=every, project=project, since=since)
         self.log.info("%d cells to reprocess", len(cells))
         return cells
 
@@ -313,3 +326,19 @@ class IngestRunReportOperator(BaseOperator):
             redash = "; Redash refresh failed" if report.redash_failed else ""
             raise AirflowFailException(f"{len(bad)} file(s) not loaded: {reasons}{more}{redash}")
         return {"summary": report.summary(), "lines": [str(line) for line in report.lines]}
+
+
+class RunVerdictOperator(BaseOperator):
+    """The run's last leaf in a DAG whose Redash refresh runs whatever happened before it (trigger rule
+    all_done): it runs only when a task upstream failed (trigger rule one_failed), and fails, so the run
+    ends failed instead of taking the refresh's success for its own (docs/adr/0007). Skipped otherwise."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("trigger_rule", "one_failed")
+        kwargs.setdefault("retries", 0)
+        super().__init__(**kwargs)
+
+    def execute(self, context: Any) -> None:
+        raise AirflowFailException(
+            "a task of this run failed (see the red tasks above); the run fails with it"
+        )

@@ -308,19 +308,49 @@ def unknown_cells(engine: Engine, cell_ids: list[str]) -> list[str]:
     return [cell for cell in dict.fromkeys(cell_ids) if cell not in known]
 
 
-def cells_to_reprocess(engine: Engine, *, every: bool = False) -> list[str]:
-    """Cells with loaded files: all of them, or those whose statistics (per file, per cycle or summary)
-    are missing or of another processor version (sql/queries/cells_to_reprocess.sql)."""
+def cells_to_reprocess(
+    engine: Engine, *, every: bool = False, project: str | None = None, since: str | None = None
+) -> list[str]:
+    """Cells with loaded files: all of them (`every`), or those whose statistics (per file, per cycle or
+    summary) are missing or of another processor version; of one `project` only, and only those with a file
+    loaded at or after `since` (an ISO date or timestamp) when given (sql/queries/cells_to_reprocess.sql).
+    An unknown project or a `since` that is no date is BadSelection."""
     import sqlalchemy as sa
 
     from blc import db
     from processors.cycle_stats import PROCESSOR_VERSION
 
+    when = _timestamp(since) if since else None
     with engine.connect() as conn:
+        if (
+            project
+            and conn.execute(
+                sa.text("select 1 from blc.project where name = :name"), {"name": project}
+            ).first()
+            is None
+        ):
+            raise BadSelection(f"no project {project!r} (see `blc cells`)")
         rows = conn.execute(
-            sa.text(db.load_sql("queries/cells_to_reprocess")), {"every": every, "version": PROCESSOR_VERSION}
+            sa.text(db.load_sql("queries/cells_to_reprocess")),
+            {"every": every, "version": PROCESSOR_VERSION, "project": project or None, "since": when},
         ).scalars()
         return [str(cell) for cell in rows]
+
+
+class BadSelection(ValueError):
+    """A reprocessing selection that names nothing: an unknown project, a `since` that is no date."""
+
+
+def _timestamp(text: str) -> str:
+    from datetime import UTC, datetime
+
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise BadSelection(
+            f"since {text!r} is not a date (expected e.g. 2026-11-30 or 2026-11-30T08:00)"
+        ) from None
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
 
 
 def _frame(engine: Engine, sql_name: str, **params: Any) -> pd.DataFrame:

@@ -1,10 +1,14 @@
 -- `blc reprocess` and the blc_reprocess DAG: cells with loaded files, all of them (:every) or those whose
--- statistics (per file, per cycle or summary) are missing or of another processor version (:version).
+-- statistics (per file, per cycle or summary) are missing or of another processor version (:version);
+-- narrowed to one project (:project, its name) and to cells with a file loaded at or after :since.
 select distinct source_file.cell_id
 from blc.source_file as source_file
+inner join blc.cell as cell on cell.cell_id = source_file.cell_id
+inner join blc.project as project on project.project_id = cell.project_id
 where
-    source_file.cell_id is not null
-    and source_file.status in ('loaded', 'processed')
+    source_file.status in ('loaded', 'processed')
+    and (cast(:project as text) is null or project.name = :project)
+    and (cast(:since as timestamptz) is null or source_file.loaded_at >= cast(:since as timestamptz))
     and (
         :every
         or not exists (

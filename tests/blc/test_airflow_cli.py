@@ -38,3 +38,15 @@ def test_the_first_dags_list_of_a_fresh_home_lists_the_dags(tmp_path: Path) -> N
     )
     assert pools.returncode == 0, pools.stderr[-2000:]
     assert pools.stdout.split("\n")[1].split()[:2] == ["blc_db_loads", "4"], pools.stdout
+    # the backfill of docs/backfill.md, dry: one run per minute of the range, ends included
+    window = ["--from-date", "2026-12-01T00:00:00", "--to-date", "2026-12-01T00:03:00"]
+    dry = subprocess.run(
+        [BLC, "airflow", "backfill", "create", "--dag-id", "blc_watch", *window, "--dry-run"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    dates = [line.split("|")[1].strip() for line in dry.stdout.splitlines() if line.startswith("| 2026")]
+    assert dates == [f"2026-12-01 00:0{m}:00+00:00" for m in range(4)], dry.stdout

@@ -79,3 +79,55 @@ def test_reprocess_without_arguments_takes_only_stale_cells(  # type: ignore[no-
 def test_reprocess_of_an_unknown_cell_is_bad_input(blc_env: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     assert cli.main(["reprocess", "nope"]) == 2
     assert "no cell 'nope'" in capsys.readouterr().err
+
+
+def _three_cells_two_projects(engine) -> None:  # type: ignore[no-untyped-def]
+    """arbin_example and maccor_001 in project lfp_ageing, loaded on 2026-11-02; FastCharge in the default
+    project, loaded on 2026-11-20 (dates set by hand: the selection reads `loaded_at`)."""
+    pipeline.ingest(EXAMPLE.as_uri(), project="lfp_ageing")
+    pipeline.ingest(MACCOR.as_uri(), project="lfp_ageing")
+    pipeline.ingest((DATA / "arbin" / "FastCharge_000025_CH8.csv").as_uri())
+    with engine.begin() as conn:
+        conn.execute(sa.text("update blc.source_file set loaded_at = '2026-11-02T10:00:00Z'"))
+        conn.execute(
+            sa.text(
+                "update blc.source_file set loaded_at = '2026-11-20T10:00:00Z'"
+                " where cell_id = 'FastCharge_000025_CH8'"
+            )
+        )
+
+
+def test_reprocess_selects_by_project_and_by_load_date(engine, blc_env: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    _three_cells_two_projects(engine)
+    capsys.readouterr()
+
+    # every cell is current: a selection by project or date recomputes anyway (that is why it is asked for)
+    assert pipeline.cells_to_reprocess(engine) == []
+    assert cli.main(["reprocess", "--project", "lfp_ageing"]) == 0
+    by_project = capsys.readouterr().out
+    assert cli.main(["reprocess", "--since", "2026-11-10"]) == 0
+    by_date = capsys.readouterr().out
+    assert cli.main(["reprocess", "--project", "lfp_ageing", "--since", "2026-11-10"]) == 0
+    both = capsys.readouterr().out
+
+    def reprocessed(out: str) -> list[str]:
+        return [line.split()[1].rstrip(":") for line in out.splitlines() if line.startswith("reprocessed")]
+
+    assert reprocessed(by_project) == ["arbin_example", "maccor_001"]
+    assert reprocessed(by_date) == ["FastCharge_000025_CH8"]
+    assert reprocessed(both) == [] and "no cell matches" in both
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--project", "nope"], "no project 'nope'"),
+        (["--since", "last tuesday"], "since 'last tuesday' is not a date"),
+        (["B7", "--project", "x"], "give cell ids or --all/--project/--since, not both"),
+    ],
+)
+def test_a_selection_that_names_nothing_is_bad_input(
+    blc_env: Path, capsys, args: list[str], message: str
+) -> None:  # type: ignore[no-untyped-def]
+    assert cli.main(["reprocess", *args]) == 2
+    assert message in capsys.readouterr().err

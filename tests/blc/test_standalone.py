@@ -250,6 +250,18 @@ def _trigger(port: int, token: str) -> dict:  # type: ignore[type-arg]
     raise AssertionError("could not trigger blc_watch")
 
 
+def _retry_500(call):  # type: ignore[no-untyped-def]
+    """The call, tried again while the API answers 5xx (the scheduler holds the SQLite metadata's lock)."""
+    for _ in range(10):
+        try:
+            return call()
+        except urllib.error.HTTPError as exc:
+            if exc.code < 500:
+                raise
+            time.sleep(2)
+    return call()
+
+
 def _ledger(env: dict[str, str]) -> dict[str, str]:
     listed = subprocess.run(
         [str(Path(sys.executable).with_name("blc")), "files", "--format", "json"],
@@ -325,6 +337,58 @@ def test_files_dropped_while_the_scheduler_runs_give_runs_of_the_right_colour(
             up,
         )
         assert final["state"] == "success"  # the quarantined file is settled: nothing left to fail on
+
+        # Backfills through the REST API, as docs/backfill.md shows them: blc_watch over a range of dates
+        # (each run finds nothing new), then blc_reprocess for a list of cells.
+        backfill = _retry_500(
+            lambda: _api(
+                up.port,
+                "POST",
+                "/api/v2/backfills",
+                token,
+                {
+                    "dag_id": "blc_watch",
+                    "from_date": "2026-12-01T00:00:00Z",
+                    "to_date": "2026-12-01T00:02:00Z",
+                    "max_active_runs": 1,
+                },
+            )
+        )
+        assert backfill["dag_id"] == "blc_watch"
+
+        def backfill_runs_done():  # type: ignore[no-untyped-def]
+            runs = [r for r in _runs(up.port, token) if r["run_type"] == "backfill"]
+            return runs if len(runs) == 3 and all(r["state"] in ("success", "failed") for r in runs) else None
+
+        backfilled = _wait_for("three backfill runs", backfill_runs_done, up)
+        assert sorted(r["logical_date"][:16] for r in backfilled) == [
+            "2026-12-01T00:00",
+            "2026-12-01T00:01",
+            "2026-12-01T00:02",
+        ]
+        assert {r["state"] for r in backfilled} == {"success"}
+        _retry_500(lambda: _api(up.port, "PATCH", "/api/v2/dags/blc_reprocess", token, {"is_paused": False}))
+        run = _retry_500(
+            lambda: _api(
+                up.port,
+                "POST",
+                "/api/v2/dags/blc_reprocess/dagRuns",
+                token,
+                {"logical_date": None, "conf": {"cells": ["good"]}},
+            )
+        )
+        path = f"/api/v2/dags/blc_reprocess/dagRuns/{run['dag_run_id']}"
+
+        def reprocessed():  # type: ignore[no-untyped-def]
+            found = _retry_500(lambda: _api(up.port, "GET", path, token))
+            return found if found["state"] in ("success", "failed") else None
+
+        done = _wait_for("the reprocess run", reprocessed, up)
+        assert done["state"] == "success"
+        cells = _retry_500(
+            lambda: _api(up.port, "GET", f"{path}/taskInstances?task_id=reprocess_cell", token)
+        )
+        assert [ti["rendered_map_index"] for ti in cells["task_instances"]] == ["good"]
     finally:
         up.proc.send_signal(signal.SIGINT)
         with contextlib.suppress(subprocess.TimeoutExpired):

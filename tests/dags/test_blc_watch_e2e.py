@@ -157,3 +157,33 @@ def test_reprocess_dag_recomputes_stale_cells_then_named_ones(  # type: ignore[n
         after = conn.execute(sa.text("select count(*) from blc.cycle_stats")).scalar()
     assert versions == [(pipeline.PROCESSOR_VERSION,)]
     assert after == before == 2 + 5
+
+
+def test_reprocess_dag_takes_a_project_or_the_cells_loaded_since_a_date(  # type: ignore[no-untyped-def]
+    airflow_db, engine, blc_env: Path
+) -> None:
+    from blc import pipeline
+
+    pipeline.ingest((DATA / "arbin" / "arbin_example.csv").as_uri(), project="lfp_ageing")
+    pipeline.ingest((DATA / "maccor" / "maccor_001.txt").as_uri())
+    with engine.begin() as conn:  # arbin_example loaded in November, maccor_001 in December
+        conn.execute(sa.text("update blc.source_file set loaded_at = '2026-11-02T10:00:00Z'"))
+        conn.execute(
+            sa.text(
+                "update blc.source_file set loaded_at = '2026-12-02T10:00:00Z' where cell_id = 'maccor_001'"
+            )
+        )
+
+    def reprocessed(conf: dict) -> tuple[str, set[str | None]]:  # type: ignore[type-arg]
+        run = _dag("blc_reprocess").test(run_conf=conf)
+        tis = run.get_task_instances()
+        cells = {
+            ti.rendered_map_index for ti in tis if ti.task_id == "reprocess_cell" and ti.state == "success"
+        }
+        return run.state, cells
+
+    assert reprocessed({"project": "lfp_ageing"}) == ("success", {"arbin_example"})
+    assert reprocessed({"since": "2026-12-01"}) == ("success", {"maccor_001"})
+    assert reprocessed({"since": "2027-01-01"}) == ("success", set())
+    state, _ = reprocessed({"project": "no_such_project"})
+    assert state == "failed"

@@ -33,7 +33,8 @@ def test_policy(dagbag, dag_id: str) -> None:  # type: ignore[no-untyped-def]
     assert dag.catchup is False
     for task in dag.tasks:
         assert task.owner == "battery-data", task.task_id
-        assert task.retries >= 1, task.task_id
+        # the verdict only fails a run whose tasks failed: retrying it would change nothing
+        assert task.retries >= 1 or task.task_id == "verdict", task.task_id
 
 
 def test_watch_dag_shape(dagbag) -> None:  # type: ignore[no-untyped-def]

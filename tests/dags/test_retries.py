@@ -69,6 +69,9 @@ def test_every_blc_task_backs_off_exponentially_and_loads_share_the_pool() -> No
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     for dag in bag.dags.values():
         for task in dag.tasks:
+            if task.task_id == "verdict":  # fails a run whose tasks failed: nothing a retry could change
+                assert task.retries == 0
+                continue
             assert task.retries >= 2 and task.retry_exponential_backoff == 2.0, task.task_id
     pooled = {(d.dag_id, t.task_id) for d in bag.dags.values() for t in d.tasks if t.pool == "blc_db_loads"}
     assert pooled == {
