@@ -17,7 +17,7 @@ from datetime import datetime
 
 from airflow.sdk import Param, dag
 
-from blc.assets import DEFAULT_ARGS
+from blc.assets import CAPACITY_FADE, CYCLE_STATS, DEFAULT_ARGS, TIMESERIES
 from blc.operators import (
     CellReprocessOperator,
     RedashRefreshOperator,
@@ -53,7 +53,10 @@ def blc_reprocess() -> None:
         since="{{ params.since or '' }}",
     )
     reprocessed = CellReprocessOperator.partial(
-        task_id="reprocess_cell", map_index_template="{{ task.cell_id }}"
+        task_id="reprocess_cell",
+        inlets=[TIMESERIES],
+        outlets=[CYCLE_STATS, CAPACITY_FADE],
+        map_index_template="{{ task.cell_id }}",
     ).expand(cell_id=selected.output)
     refreshed = RedashRefreshOperator(
         task_id="refresh_redash", results=reprocessed.output, trigger_rule="all_done"

@@ -3,13 +3,14 @@
 
 Every minute: list the folders in `BLC_SHARE_DIRS` and the prefixes in `BLC_S3_URIS` (connection
 `blc_s3`), keep files whose size and mtime (objects whose LastModified) have not changed for
-`BLC_SETTLE_SECONDS` and whose content the ledger has not settled, then for each file, in a
-mapped task group labelled with the file name: parse → validate (Great Expectations) → publish (COPY) →
-recompute the cell's cycle statistics and capacity fade. Last, refresh the Redash queries that read what
-changed (Redash of the `blc_redash` connection, else `BLC_REDASH_URL`; skipped with neither). The database
-is the `blc_db` connection's, else `BLC_DATABASE_URL`'s; tasks check its schema and never migrate it.
+`BLC_SETTLE_SECONDS` and whose content the ledger has not settled. Then, in mapped `ingest_files` tasks
+labelled with their first file's name, each file: parse → validate (Great Expectations) → publish (COPY)
+→ recompute its cell's cycle statistics and capacity fade. A large file has a task of its own; small files
+share one (up to 25), since a task's fixed cost exceeds a small file's. Last, refresh the Redash queries
+that read what changed (Redash of the `blc_redash` connection, else `BLC_REDASH_URL`; skipped with
+neither). The database is the `blc_db` connection's, else `BLC_DATABASE_URL`'s; tasks never migrate it.
 
-A rejected file fails its own `parse_validate_publish` instance (reason in the log and in
+A rejected file fails its `ingest_files` instance at the end (reason in the log and in
 `blc.source_file.error`) without retries; the other files go through. Only transient errors (database,
 S3, Redash unreachable) are retried, with exponential backoff; loads share the `blc_db_loads` pool.
 Outlets: the assets `blc_timeseries`, `blc_cycle_stats` and `blc_capacity_fade` (event extra: cells).
@@ -22,13 +23,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import dag, task_group
+from airflow.sdk import dag
 
-from blc.assets import DB_LOAD_POOL, DEFAULT_ARGS
+from blc.assets import CAPACITY_FADE, CYCLE_STATS, DB_LOAD_POOL, DEFAULT_ARGS, TIMESERIES
 from blc.operators import (
-    CellProcessOperator,
-    CyclerFileIngestOperator,
     DiscoverCyclerFilesOperator,
+    IngestFilesOperator,
     IngestRunReportOperator,
     RedashRefreshOperator,
 )
@@ -45,24 +45,15 @@ from blc.operators import (
     doc_md=__doc__,
 )
 def blc_watch() -> None:
-    discovered = DiscoverCyclerFilesOperator(task_id="discover_files")
-
-    @task_group(group_id="ingest_file")
-    def ingest_file(uri: str) -> object:
-        published = CyclerFileIngestOperator(
-            task_id="parse_validate_publish",
-            uri=uri,
-            pool=DB_LOAD_POOL,
-            map_index_template="{{ file_label }}",
-        )
-        processed = CellProcessOperator(
-            task_id="process_cell", outcome=published.output, map_index_template="{{ file_label }}"
-        )
-        return processed.output
-
-    results = ingest_file.expand(uri=discovered.output)
+    discovered = DiscoverCyclerFilesOperator(task_id="discover_files", batch=True)
+    ingested = IngestFilesOperator.partial(
+        task_id="ingest_files",
+        pool=DB_LOAD_POOL,
+        outlets=[TIMESERIES, CYCLE_STATS, CAPACITY_FADE],
+        map_index_template="{{ file_label }}",
+    ).expand(uris=discovered.output)
     refreshed = RedashRefreshOperator(
-        task_id="refresh_redash", results=results, trigger_rule="all_done", retries=2
+        task_id="refresh_redash", results=ingested.output["results"], trigger_rule="all_done", retries=2
     )
     IngestRunReportOperator(
         task_id="report",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,6 +35,40 @@ class Discovery:
     unreadable: dict[str, str]
     #: Of those, the ones no earlier look had found (a run reports these as failures, the rest as warnings).
     new_unreadable: list[str]
+    #: Size in bytes of each file to ingest (decides how they are batched).
+    sizes: dict[str, int] = field(default_factory=dict)
+
+    def batches(self, slots: int = 4) -> list[list[str]]:
+        """The files to ingest grouped for one task each (see `batched`)."""
+        return batched(self.uris, self.sizes, slots=slots)
+
+
+#: A file at least this large gets a task of its own; smaller ones share one (a task costs about a second
+#: of fixed cost, as much as reading a few thousand rows).
+LARGE_FILE_BYTES = 8 << 20
+#: At most this many small files in one task, and at most this many bytes.
+BATCH_FILES = 25
+BATCH_BYTES = 64 << 20
+
+
+def batched(uris: list[str], sizes: dict[str, int], *, slots: int = 4) -> list[list[str]]:
+    """Group files into tasks: a large file alone, small files together, at most BATCH_FILES and about
+    BATCH_BYTES per group, and at least `slots` groups when there are that many files (so that the tasks
+    that may run at once all have work). Files keep their order inside a group; no file is in two."""
+    large = [[uri] for uri in uris if sizes.get(uri, 0) >= LARGE_FILE_BYTES]
+    small = [uri for uri in uris if sizes.get(uri, 0) < LARGE_FILE_BYTES]
+    if not small:
+        return large
+    total = sum(sizes.get(uri, 0) for uri in small)
+    count = max(-(-len(small) // BATCH_FILES), -(-total // BATCH_BYTES), min(len(small), max(1, slots)))
+    groups: list[list[str]] = [[] for _ in range(count)]
+    loads = [0] * count
+    for uri in sorted(small, key=lambda u: -sizes.get(u, 0)):  # largest first, each to the lightest group
+        lightest = min(range(count), key=lambda g: (loads[g], len(groups[g])))
+        groups[lightest].append(uri)
+        loads[lightest] += sizes.get(uri, 0) + 1
+    order = {uri: position for position, uri in enumerate(uris)}
+    return large + [sorted(group, key=order.__getitem__) for group in groups if group]
 
 
 def discover(settings: Settings | None = None, *, now: float | None = None) -> list[str]:
@@ -57,6 +91,8 @@ def discover_files(settings: Settings | None = None, *, now: float | None = None
         log.info("%s: still changing (settle window %ss), next poll", candidate.name, settings.settle_seconds)
     offered: list[str] = []
     offered_contents: set[str] = set()
+    sizes = {candidate.uri: candidate.size_bytes for candidate in stable}
+    sizes.update((item.uri, item.size_bytes) for item in objects)
     with engine.begin() as conn:
         for candidate in stable:
             try:
@@ -75,7 +111,9 @@ def discover_files(settings: Settings | None = None, *, now: float | None = None
         log.warning("%s: cannot be read (%s); skipped", entry.uri, entry.error)
     watched = [str(d) for d in settings.share_dirs] + list(settings.s3_uris)
     log.info("discovered %d file(s) to ingest in %s", len(offered), ", ".join(watched) or "nothing")
-    return Discovery(offered, {entry.uri: entry.error for entry in unreadable}, new)
+    return Discovery(
+        offered, {entry.uri: entry.error for entry in unreadable}, new, {u: sizes.get(u, 0) for u in offered}
+    )
 
 
 @dataclass(frozen=True)
@@ -83,6 +121,7 @@ class _Object:
     uri: str
     etag: str
     modified: float
+    size_bytes: int
 
     @property
     def name(self) -> str:
@@ -108,7 +147,7 @@ def _list_s3(settings: Settings) -> tuple[list[_Object], list[share.Unreadable]]
             problems.append(share.Unreadable(prefix, str(exc).removeprefix(f"{prefix}: ")))
             continue
         objects += [
-            _Object(str(item.uri), item.etag, item.modified)
+            _Object(str(item.uri), item.etag, item.modified, item.size_bytes)
             for item in listed
             if item.size_bytes > 0 and not item.uri.key.endswith("/") and not share.is_ignored(item.uri.name)
         ]

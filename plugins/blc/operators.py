@@ -66,18 +66,32 @@ def as_list(values: Any) -> list[Any]:
     return list(values)
 
 
+def _parallel_slots() -> int:
+    """How many tasks may run at once on this deployment (the smaller of core.parallelism and the load
+    pool's size): discovery makes at least that many batches when there are that many files."""
+    import os
+
+    parallelism = int(os.environ.get("AIRFLOW__CORE__PARALLELISM") or 4)
+    return max(1, min(parallelism, int(os.environ.get("BLC_DB_LOAD_SLOTS") or 4)))
+
+
 class DiscoverCyclerFilesOperator(BaseOperator):
-    """List the share folders, keep files that stopped changing and are new to the ledger (or that an
-    earlier ingest left unfinished); return their URIs. Entries that cannot be read are logged and skipped;
-    those seen for the first time are also pushed as XCom ``new_unreadable`` for the run's report."""
+    """List the share folders and S3 prefixes, keep files that stopped changing and are new to the ledger
+    (or that an earlier ingest left unfinished); return their URIs, or with `batch` the URIs grouped for
+    one task each (blc.discover.batched). Entries that cannot be read are logged and skipped; those seen for
+    the first time are also pushed as XCom ``new_unreadable`` for the run's report."""
 
     template_fields: Sequence[str] = ("share_dirs",)
 
-    def __init__(self, *, share_dirs: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *, share_dirs: str | None = None, batch: bool = False, slots: int | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.share_dirs = share_dirs
+        self.batch = batch
+        self.slots = slots if slots is not None else _parallel_slots()
 
-    def execute(self, context: Any) -> list[str]:
+    def execute(self, context: Any) -> list[str] | list[list[str]]:
         import dataclasses
         from pathlib import Path
 
@@ -91,7 +105,11 @@ class DiscoverCyclerFilesOperator(BaseOperator):
         with retried_only_when_transient():
             found = discover_files(settings)
         context["ti"].xcom_push(key="new_unreadable", value=found.new_unreadable)
-        return found.uris
+        if not self.batch:
+            return found.uris
+        batches = found.batches(slots=self.slots)
+        self.log.info("%d file(s) in %d task(s)", len(found.uris), len(batches))
+        return batches
 
 
 class CyclerFileIngestOperator(BaseOperator):
@@ -144,6 +162,70 @@ class CyclerFileIngestOperator(BaseOperator):
             rows=outcome.rows or 0,
         )
         return outcome.as_dict()
+
+
+class IngestFilesOperator(BaseOperator):
+    """Ingest a batch of cycler files (one or more, as discovery grouped them) in one task: for each file
+    parse → validate → publish → recompute its cells' statistics and fade, before the next file. A task costs
+    about a second of fixed cost, so small files share one; each file keeps its own ledger row, log lines
+    and line in the run's report, and the UI labels the task with its first file's name (``+N more``).
+
+    A file that is quarantined, gone, or fails for a reason of its own does not stop the others: the task
+    fails at the end, naming each (no retry: the same input fails the same way). A transient error
+    (database, S3) fails the task at once for a retry, which skips the files already done. The processed
+    cells go to XCom ``results`` even when the task fails (the Redash refresh reads them), and to the
+    events of its outlets (give them in ``partial()`` when mapping: a mapped task's outlets must be known
+    when the DAG is parsed)."""
+
+    template_fields: Sequence[str] = ("uris",)
+
+    def __init__(self, *, uris: Iterable[str] | str | Any, **kwargs: Any) -> None:
+        kwargs.setdefault("outlets", [TIMESERIES, CYCLE_STATS, CAPACITY_FADE])
+        super().__init__(**kwargs)
+        self.uris = uris
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from blc.ingest import ingest
+
+        uris = [str(uri) for uri in as_list(self.uris)]
+        labels = [_file_label(uri) for uri in uris]
+        label = labels[0] + (f" +{len(labels) - 1} more" if len(labels) > 1 else "") if labels else "-"
+        context["file_label"] = label  # names the mapped task instance in the UI
+        cells: list[dict[str, Any]] = []
+        files: list[dict[str, Any]] = []
+        refused: list[str] = []
+        rows = 0
+        try:
+            for uri, name in zip(uris, labels, strict=True):
+                try:
+                    with retried_only_when_transient():
+                        outcome, processed = ingest(uri)
+                except AirflowFailException as exc:  # the file's own problem (gone, a bug it triggers)
+                    self.log.error("%s: %s", name, exc)
+                    refused.append(f"{name}: {exc}")
+                    continue
+                cells += [cell.as_dict() for cell in processed]
+                rows += outcome.rows or 0
+                files.append({"file": name, "status": outcome.status, "rows": outcome.rows})
+                if outcome.status == "quarantined":
+                    self.log.error("quarantined %s", outcome.reason)
+                    refused.append(f"quarantined {outcome.reason}")
+                else:
+                    self.log.info(
+                        "%s: %s (%s rows) %s", name, outcome.status, outcome.rows, outcome.reason or ""
+                    )
+        finally:
+            result = {"file_label": label, "files": files, "cells": cells}
+            context["ti"].xcom_push(key="results", value=result)
+        changed = sorted({cell["cell_id"] for cell in cells})
+        _emit(context, [TIMESERIES], files=[f["file"] for f in files], cells=changed, rows=rows)
+        _emit(context, [CYCLE_STATS, CAPACITY_FADE], cells=changed)
+        if refused:
+            more = f" (and {len(refused) - 3} more)" if len(refused) > 3 else ""
+            raise AirflowFailException(
+                f"{len(refused)} of {len(uris)} file(s) not loaded: " + "; ".join(refused[:3]) + more
+            )
+        return result
 
 
 class CellProcessOperator(BaseOperator):
@@ -310,7 +392,7 @@ class IngestRunReportOperator(BaseOperator):
 
         report = build_report(
             engine_for(get_settings()),
-            [str(uri) for uri in as_list(self.uris)],
+            [str(uri) for entry in as_list(self.uris) for uri in as_list(entry)],
             new_unreadable=[str(uri) for uri in as_list(self.new_unreadable)],
             redash_failed=self.refreshed is None,
         )

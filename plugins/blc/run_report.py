@@ -88,9 +88,7 @@ def _file_line(uri: str, row: Any) -> FileLine:
     name = PurePosixPath(uri).name
     if row is None or row.status is None:
         if uri.startswith("s3://") and not (row is not None and row.fetched):
-            return FileLine(
-                "unfinished", name, "not fetched (see parse_validate_publish); the next run tries again"
-            )
+            return FileLine("unfinished", name, "not fetched (see ingest_files); the next run tries again")
         return FileLine("skipped", name, "same content as a file already in the ledger")
     if row.ledger_uri != uri:
         return FileLine(
@@ -110,7 +108,7 @@ def _file_line(uri: str, row: Any) -> FileLine:
     if status == "superseded":
         return FileLine("skipped", name, "an older version of a file whose newer content is loaded")
     detail = {
-        "loaded": "loaded, but its statistics were not computed (see process_cell); the next run does it",
+        "loaded": "loaded, but its statistics were not computed; the next run does it",
         "ingesting": "its ingest stopped without finishing; the next run tries again",
     }.get(status, f"not ingested (ledger: {status}); the next run tries again")
     return FileLine("unfinished", name, detail)

@@ -93,7 +93,7 @@ def test_a_killed_ingest_is_finished_by_the_next_watch_run(  # type: ignore[no-u
     quiet = _watch_run()  # exactly once: nothing is offered again
 
     assert quiet.state == "success"
-    mapped = [ti for ti in quiet.get_task_instances() if ti.task_id.startswith("ingest_file.")]
+    mapped = [ti for ti in quiet.get_task_instances() if ti.task_id == "ingest_files"]
     assert all(ti.map_index == -1 for ti in mapped)
     _assert_processed_exactly_once(engine, path)
 

@@ -66,8 +66,7 @@ def test_report_has_one_line_per_file_and_fails_on_any_file_not_loaded(engine, b
         "quarantined bad.csv: line 3: expected 15 fields, saw 2",
         "failed      down.csv: OperationalError: server closed",
         "unfinished  dead.csv: its ingest stopped without finishing; the next run tries again",
-        "unfinished  half.csv: loaded, but its statistics were not computed (see process_cell); the next run"
-        " does it",
+        "unfinished  half.csv: loaded, but its statistics were not computed; the next run does it",
         "skipped     twin.csv: same content as a file already in the ledger",
     ]
     assert report.failed
@@ -127,6 +126,6 @@ def test_s3_objects_report_as_their_content_or_as_not_fetched(engine, blc_env: P
     assert [str(line) for line in report.lines] == [
         "loaded      a.csv: cell a: 7 rows, 0 cycles",
         "skipped     b.csv: same content as a.csv, not loaded twice",
-        "unfinished  c.csv: not fetched (see parse_validate_publish); the next run tries again",
+        "unfinished  c.csv: not fetched (see ingest_files); the next run tries again",
     ]
     assert report.failed

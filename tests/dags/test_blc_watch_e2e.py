@@ -36,10 +36,9 @@ def test_watch_run_ingests_folder_quarantines_bad_file_and_labels_tasks(
     run = _dag("blc_watch").test()
 
     states = {(ti.task_id, ti.rendered_map_index): ti.state for ti in run.get_task_instances()}
-    assert states[("ingest_file.parse_validate_publish", "arbin_example.csv")] == "success"
-    assert states[("ingest_file.parse_validate_publish", "ch33.csv")] == "success"
-    assert states[("ingest_file.parse_validate_publish", "broken.csv")] == "failed"
-    assert states[("ingest_file.process_cell", "arbin_example.csv")] == "success"
+    assert states[("ingest_files", "arbin_example.csv")] == "success"
+    assert states[("ingest_files", "ch33.csv")] == "success"
+    assert states[("ingest_files", "broken.csv")] == "failed"
     assert states[("refresh_redash", None)] == "success"
     assert states[("report", None)] == "failed"  # one file was quarantined: the run says so
     assert run.state == "failed"
@@ -63,7 +62,7 @@ def test_watch_run_ingests_folder_quarantines_bad_file_and_labels_tasks(
 
     assert second.state == "success"
 
-    mapped = [ti for ti in second.get_task_instances() if ti.task_id.startswith("ingest_file.")]
+    mapped = [ti for ti in second.get_task_instances() if ti.task_id == "ingest_files"]
     assert all(ti.state in ("skipped", "removed") or ti.map_index == -1 for ti in mapped)
     with engine.connect() as conn:
         assert conn.execute(sa.text("select count(*) from blc.timeseries")).scalar() == 2142 + 287

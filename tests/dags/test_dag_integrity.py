@@ -42,8 +42,7 @@ def test_watch_dag_shape(dagbag) -> None:  # type: ignore[no-untyped-def]
 
     assert set(dag.task_ids) == {
         "discover_files",
-        "ingest_file.parse_validate_publish",
-        "ingest_file.process_cell",
+        "ingest_files",
         "refresh_redash",
         "report",
     }

@@ -75,6 +75,6 @@ def test_every_blc_task_backs_off_exponentially_and_loads_share_the_pool() -> No
             assert task.retries >= 2 and task.retry_exponential_backoff == 2.0, task.task_id
     pooled = {(d.dag_id, t.task_id) for d in bag.dags.values() for t in d.tasks if t.pool == "blc_db_loads"}
     assert pooled == {
-        ("blc_watch", "ingest_file.parse_validate_publish"),
+        ("blc_watch", "ingest_files"),
         ("blc_ingest", "parse_validate_publish"),
     }

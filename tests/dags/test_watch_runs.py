@@ -66,7 +66,7 @@ def test_run_with_exactly_one_good_file_is_green(airflow_db, engine, blc_env: Pa
 
     assert run.state == "success"
     states = _states(run)
-    assert states[("ingest_file.parse_validate_publish", "only.csv")] == "success"
+    assert states[("ingest_files", "only.csv")] == "success"
     assert states[("refresh_redash", None)] == "success"
     assert states[("report", None)] == "success"
     assert _report(run)["lines"] == [
@@ -82,7 +82,7 @@ def test_run_with_exactly_one_bad_file_is_red_and_says_why(airflow_db, engine, b
 
     assert run.state == "failed"
     states = _states(run)
-    assert states[("ingest_file.parse_validate_publish", "bad.csv")] == "failed"
+    assert states[("ingest_files", "bad.csv")] == "failed"
     assert states[("refresh_redash", None)] == "success"  # nothing to refresh is not a failure
     assert states[("report", None)] == "failed"
     ((status, error),) = _rows(engine, "select status, error from blc.source_file")
@@ -161,7 +161,7 @@ def test_unreadable_entries_are_skipped_reported_once_and_forgotten(
     first = _watch_run()
 
     assert first.state == "failed"  # new problems in the share: the run says so
-    assert _states(first)[("ingest_file.parse_validate_publish", "good.csv")] == "success"
+    assert _states(first)[("ingest_files", "good.csv")] == "success"
     assert _rows(engine, "select status from blc.source_file") == [("processed",)]
     unreadable = dict(_rows(engine, "select uri, error from blc.unreadable_entry"))
     assert {Path(u).name: e for u, e in unreadable.items()} == {
@@ -233,9 +233,53 @@ def test_a_run_emits_asset_events_naming_the_cells_it_changed(airflow_db, engine
         )
     got = sorted((name, task, extra.get("cells")) for name, extra, task in events)
     assert got == [
-        ("blc_capacity_fade", "ingest_file.process_cell", ["B7"]),
-        ("blc_cycle_stats", "ingest_file.process_cell", ["B7"]),
-        ("blc_timeseries", "ingest_file.parse_validate_publish", ["B7"]),
+        ("blc_capacity_fade", "ingest_files", ["B7"]),
+        ("blc_cycle_stats", "ingest_files", ["B7"]),
+        ("blc_timeseries", "ingest_files", ["B7"]),
     ]
     timeseries = next(extra for name, extra, _ in events if name == "blc_timeseries")
-    assert timeseries["file"] == "B7.csv" and timeseries["rows"] == EXAMPLE_ROWS
+    assert timeseries["files"] == ["B7.csv"] and timeseries["rows"] == EXAMPLE_ROWS
+
+
+def test_small_files_share_tasks_yet_each_has_its_line_and_ledger_row(  # type: ignore[no-untyped-def]
+    airflow_db, engine, blc_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIRFLOW__CORE__PARALLELISM", "2")  # two tasks may run at once: two batches
+    lines = EXAMPLE.read_bytes().splitlines(keepends=True)
+    for n in range(5):  # five distinct contents: the first data row's value differs
+        changed = lines[1].replace(b",", b"," + b" " * (n + 1), 1)
+        (blc_env / f"cell_{n}.csv").write_bytes(b"".join([lines[0], changed, *lines[2:]]))
+    _bad_copy(blc_env / "cell_5.csv")
+
+    run = _watch_run()
+
+    assert run.state == "failed"
+    batches = {
+        ti.rendered_map_index: ti.state for ti in run.get_task_instances() if ti.task_id == "ingest_files"
+    }
+    assert len(batches) == 2 and sorted(batches.values()) == ["failed", "success"]
+    assert all(label.endswith(" +2 more") for label in batches), batches
+    statuses = dict(_rows(engine, "select regexp_replace(uri, '.*/', ''), status from blc.source_file"))
+    assert statuses == {**{f"cell_{n}.csv": "processed" for n in range(5)}, "cell_5.csv": "quarantined"}
+    report = _report_lines(run)
+    assert sorted(line.split()[0] for line in report) == ["loaded"] * 5 + ["quarantined"]
+
+
+def _report_lines(run) -> list[str]:  # type: ignore[no-untyped-def]
+    """The report's lines from its log: a failed report task returns no XCom."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    from blc.db import engine_for
+    from blc.run_report import build_report
+    from blc.settings import get_settings
+
+    with create_session() as session:
+        rows = (
+            session.query(XComModel)
+            .filter_by(dag_id="blc_watch", run_id=run.run_id, task_id="discover_files", key="return_value")
+            .one()
+        )
+    batches = XComModel.deserialize_value(rows) if isinstance(rows.value, (str, bytes)) else rows.value
+    uris = [uri for batch in batches for uri in batch]
+    return [str(line) for line in build_report(engine_for(get_settings()), uris).lines]
