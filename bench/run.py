@@ -4,6 +4,7 @@ Every figure is measured here, now, on this machine, against a fresh database, a
 ratios between figures of the same run. Nothing is timed inside the test suite.
 
     python bench/run.py [--peers] [--rows-1m N] [--rows-5m N] [--stats-rows N] [--cells N --cycles N]
+                        [--small-files N --small-rows N]
 
 Figures (bench/results/latest.json):
     floor_seconds            pyarrow reading the 1M-row CSV + `psql \\copy` of its rows into a plain table
@@ -12,6 +13,11 @@ Figures (bench/results/latest.json):
     end_to_end_rows_per_s    rows / end_to_end_seconds
     floor_ratio              end_to_end_seconds / floor_seconds (and floor_ratio_5m for the 5M-row file)
     startup_seconds          `blc ingest` of a 2,000-row file: the per-process fixed cost
+    per_file_overhead_s      what each further 2,000-row file costs one running `blc ingest` beyond its
+                             rows' share: (20 files − 1 file) ÷ 19 − 2,000 rows at end_to_end_rows_per_s
+    small_files_per_minute   200 seeded files of 5,000 rows dropped at once into the folder `make up`'s
+                             Airflow (real scheduler, LocalExecutor) watches: files ÷ minutes from the drop
+                             to the last `processed` in the ledger (bench/small_files.py)
     parse_rows_per_s         our connector alone, streaming the 1M-row file to canonical frames
     peak_rss_mb_1m / _5m     peak resident memory of `blc ingest` (the kernel's ru_maxrss of the process)
     stats_10m_seconds        per-cycle statistics over 10M canonical rows, in memory (all metrics: CC/CV,
@@ -50,6 +56,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
 
+from bench import small_files  # noqa: E402
 from blc import synthetic  # noqa: E402
 
 WORK = ROOT / "bench" / "work"
@@ -67,7 +74,12 @@ TARGETS: tuple[tuple[str, float, str], ...] = (
     ("stats_10m_seconds", 10.0, "max"),
     ("curves_10m_seconds", 10.0, "max"),
     ("fade_query_ms", 200.0, "max"),
+    ("small_files_per_minute", 200.0, "min"),
+    ("per_file_overhead_s", 0.5, "max"),
 )
+#: Files of SMALL_ROWS rows ingested by one `blc ingest` process to measure what each file costs beyond
+#: its rows once the process is running (what a batch task and `blc ingest FOLDER` pay per file).
+OVERHEAD_FILES = 20
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cells", type=int, default=1000)
     parser.add_argument("--cycles", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--small-files", type=int, default=200, help="files dropped at once (0: skip)")
+    parser.add_argument("--small-rows", type=int, default=5_000, help="rows of each of those files")
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
     parser.add_argument("--work", type=Path, default=WORK, help="generated files, BEEP's venv")
     args = parser.parse_args(argv)
@@ -134,6 +148,21 @@ def main(argv: list[str] | None = None) -> int:
         figures["startup_seconds"] = min(
             run_ingest(file_small, env, cell_id=f"bench_small_{n}").seconds for n in range(2)
         )
+        print(
+            f"== per-file overhead: {OVERHEAD_FILES} files of {SMALL_ROWS:,} rows in one blc ingest",
+            flush=True,
+        )
+        figures.update(
+            per_file_overhead(work, env, database_url, args.seed, figures["end_to_end_rows_per_s"])
+        )
+        if args.small_files:
+            print(
+                f"== small files: {args.small_files} files of {args.small_rows:,} rows dropped at once, real"
+                " scheduler (LocalExecutor)",
+                flush=True,
+            )
+            empty_tables(database_url)
+            figures.update(small_files.run(work, database_url, count=args.small_files, rows=args.small_rows))
         print("== fade query over synthetic cells", flush=True)
         figures.update(fade_query(database_url, cells=args.cells, cycles=args.cycles))
 
@@ -297,6 +326,38 @@ def time_psql_copy(url: str, path: Path) -> float:
 class IngestRun:
     seconds: float
     peak_rss_mb: float
+
+
+def per_file_overhead(
+    work: Path, env: dict[str, str], database_url: str, seed: int, rows_per_s: float
+) -> dict[str, float]:
+    """What one more small file costs a running `blc ingest` beyond reading its rows: (the time for
+    OVERHEAD_FILES files − the time for one) ÷ (OVERHEAD_FILES − 1), minus SMALL_ROWS at the 1M-row file's
+    rate. Both in fresh processes into empty tables, the fastest of two."""
+    folder = work / f"overhead_{SMALL_ROWS}"
+    files = [
+        generated(folder / f"cell_{n:03d}.csv", SMALL_ROWS, seed + 1000 + n) for n in range(OVERHEAD_FILES)
+    ]
+
+    def timed(paths: list[Path]) -> float:
+        empty_tables(database_url)
+        began = time.perf_counter()
+        done = subprocess.run(
+            [blc_command(), "ingest", *map(str, paths)], env=env, capture_output=True, text=True
+        )
+        if done.returncode != 0 or done.stdout.count("loaded") != len(paths):
+            raise SystemExit(f"blc ingest of {len(paths)} files failed:\n{done.stdout}\n{done.stderr}")
+        return time.perf_counter() - began
+
+    one = min(timed(files[:1]) for _ in range(2))
+    many = min(timed(files) for _ in range(2))
+    per_file = (many - one) / (OVERHEAD_FILES - 1)
+    return {
+        "overhead_one_file_seconds": one,
+        "overhead_many_files_seconds": many,
+        "per_file_seconds": per_file,
+        "per_file_overhead_s": per_file - SMALL_ROWS / rows_per_s,
+    }
 
 
 def run_ingest(path: Path, env: dict[str, str], *, cell_id: str) -> IngestRun:
@@ -559,6 +620,7 @@ def print_table(figures: dict[str, Any]) -> None:
         ("blc ingest 5M, rows/s", f"{figures['end_to_end_rows_per_s_5m']:,.0f}", ""),
         ("  ratio to floor (5M)", f"{figures['floor_ratio_5m']:.2f}×", ""),
         ("blc ingest 2k rows (fixed cost)", f"{figures['startup_seconds']:.2f} s", ""),
+        ("  each further 2k-row file, beyond its rows", f"{figures['per_file_overhead_s']:.3f} s", "≤ 0.5 s"),
         ("parse alone, rows/s", f"{figures['parse_rows_per_s']:,.0f}", ""),
         ("peak RSS, 1M rows", f"{figures['peak_rss_mb_1m']:.0f} MB", "≤ 400 MB"),
         ("peak RSS, 5M rows", f"{figures['peak_rss_mb_5m']:.0f} MB", "≤ 400 MB"),
@@ -571,6 +633,17 @@ def print_table(figures: dict[str, Any]) -> None:
         ("fade query, 20 of 1000 cells", f"{figures['fade_query_ms']:.1f} ms", "≤ 200 ms"),
         ("DAG parse (dags/)", f"{figures['dag_parse_seconds']:.3f} s", ""),
     ]
+    if "small_files_per_minute" in figures:
+        rows.append(
+            (
+                f"{figures['small_files']} files × {figures['small_file_rows']:,} rows, drop → processed",
+                f"{figures['small_files_seconds']:.1f} s",
+                "",
+            )
+        )
+        rows.append(
+            ("  files per minute (LocalExecutor)", f"{figures['small_files_per_minute']:.0f}", "≥ 200")
+        )
     if "beep_ratio" in figures:
         rows.append(("BEEP from_file + summarize, rows/s", f"{figures['beep_rows_per_s']:,.0f}", ""))
         rows.append(("  ours ÷ BEEP (rows/s)", f"{figures['beep_ratio']:.2f}×", ""))
@@ -585,6 +658,8 @@ def print_table(figures: dict[str, Any]) -> None:
             "cycle stats, 10M rows": "stats_10m_seconds",
             "curves (V–Q + dQ/dV), 10M rows": "curves_10m_seconds",
             "fade query, 20 of 1000 cells": "fade_query_ms",
+            "  each further 2k-row file, beyond its rows": "per_file_overhead_s",
+            "  files per minute (LocalExecutor)": "small_files_per_minute",
         }.get(label)
         verdict = figures["targets"].get(key, {}).get("met") if key else None
         mark = "" if verdict is None else ("yes" if verdict else "NO")

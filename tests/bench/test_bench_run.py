@@ -27,6 +27,9 @@ FIGURES = (
     "fade_refresh_seconds",
     "fade_query_ms",
     "dag_parse_seconds",
+    "per_file_seconds",
+    "small_files_seconds",
+    "small_files_per_minute",
 )
 
 
@@ -41,6 +44,8 @@ def test_bench_measures_and_writes_every_figure(tmp_path: Path, capsys: pytest.C
             "--stats-rows=50000",
             "--cells=30",
             "--cycles=50",
+            "--small-files=3",
+            "--small-rows=500",
             f"--work={tmp_path / 'work'}",
             f"--output={output}",
         ]
@@ -56,3 +61,7 @@ def test_bench_measures_and_writes_every_figure(tmp_path: Path, capsys: pytest.C
     assert figures["targets"]["fade_query_ms"]["target"] == 200
     assert 50 < figures["peak_rss_mb_1m"] < 2000  # the ingest process itself, not the bench's own memory
     assert "fade query, 20 of 1000 cells" in capsys.readouterr().out
+    assert figures["small_files"] == 3
+    assert figures["small_files_per_minute"] == pytest.approx(3 / figures["small_files_seconds"] * 60)
+    assert figures["targets"]["small_files_per_minute"]["target"] == 200
+    assert figures["targets"]["per_file_overhead_s"]["target"] == 0.5
