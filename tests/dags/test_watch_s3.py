@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 BLC = str(ROOT / ".venv" / "bin" / "blc")
 DATA = ROOT / "tests" / "data"
 BUCKET = "lab-drops"
+#: Lines of FastCharge_000025_CH8.csv (248 rows) in the object's first version: the header and 119 rows.
+FIRST_PART = 120
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +75,7 @@ def test_share_and_bucket_each_new_file_once_then_nothing(  # type: ignore[no-un
 ) -> None:
     s3 = _client(s3_server)
     prefix = f"w{os.getpid()}/"
+    fast = (DATA / "arbin" / "FastCharge_000025_CH8.csv").read_bytes().splitlines(keepends=True)
     shutil.copy2(DATA / "arbin" / "arbin_example.csv", blc_env / "arbin_example.csv")
     s3.put_object(
         Bucket=BUCKET, Key=f"{prefix}maccor_001.txt", Body=(DATA / "maccor" / "maccor_001.txt").read_bytes()
@@ -81,7 +84,7 @@ def test_share_and_bucket_each_new_file_once_then_nothing(  # type: ignore[no-un
     s3.put_object(
         Bucket=BUCKET,
         Key=f"{prefix}bench/FastCharge_000025_CH8.csv",
-        Body=(DATA / "arbin" / "FastCharge_000025_CH8.csv").read_bytes(),
+        Body=b"".join(fast[:FIRST_PART]),  # the cycler has written this much so far
     )
     # the share file's bytes under a second name in the bucket: one content, loaded once
     s3.put_object(
@@ -107,7 +110,7 @@ def test_share_and_bucket_each_new_file_once_then_nothing(  # type: ignore[no-un
     assert ledger == {
         arbin_name: ("processed", 2142, 1),
         "maccor_001.txt": ("processed", _rows(DATA / "maccor" / "maccor_001.txt"), 1),
-        "FastCharge_000025_CH8.csv": ("processed", _rows(DATA / "arbin" / "FastCharge_000025_CH8.csv"), 1),
+        "FastCharge_000025_CH8.csv": ("processed", FIRST_PART - 1, 1),
     }
     with engine.connect() as conn:
         cells = set(conn.execute(sa.text("select cell_id from blc.cell")).scalars())
@@ -128,14 +131,23 @@ def test_share_and_bucket_each_new_file_once_then_nothing(  # type: ignore[no-un
         again = dict(conn.execute(sa.text("select uri, fetched_at from blc.s3_object")).all())
     assert again == fetched  # nothing was fetched again
 
-    # a new version of an object (the Maccor file rewritten as its first half) is taken by the next run
-    half = (DATA / "maccor" / "maccor_001.txt").read_bytes().splitlines(keepends=True)
-    s3.put_object(Bucket=BUCKET, Key=f"{prefix}maccor_001.txt", Body=b"".join(half[: len(half) // 2]))
+    # the object grew (the cycler's export uploaded again with more rows): the next run appends the rest
+    s3.put_object(Bucket=BUCKET, Key=f"{prefix}bench/FastCharge_000025_CH8.csv", Body=b"".join(fast))
 
     third = _watch(env)
 
     assert third.returncode == 0, third.stdout[-3000:] + third.stderr[-3000:]
     assert "discovered 1 file(s) to ingest" in third.stdout + third.stderr
+    full = _rows(DATA / "arbin" / "FastCharge_000025_CH8.csv")
+    assert _ledger(engine)["FastCharge_000025_CH8.csv"] == ("processed", full, 1)
+    with engine.connect() as conn:
+        stored = conn.execute(
+            sa.text(
+                "select count(*), count(distinct record_index) from blc.timeseries"
+                " where cell_id = 'FastCharge_000025_CH8'"
+            )
+        ).one()
+    assert tuple(stored) == (full, full)  # the first part once, the rest appended
 
 
 def _rows(path: Path) -> int:
