@@ -17,8 +17,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +27,7 @@ if str(ROOT / "plugins") not in sys.path:
     sys.path.insert(0, str(ROOT / "plugins"))
 
 from blc import synthetic  # noqa: E402
+from blc.airflow_env import admin_token, rest  # noqa: E402
 
 READY_TIMEOUT_S = 180
 DONE_TIMEOUT_S = 900
@@ -50,27 +49,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _api(port: int, method: str, path: str, token: str | None = None, body: object = None) -> Any:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}",
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={
-            "Content-Type": "application/json",
-            **({"Authorization": f"Bearer {token}"} if token else {}),
-        },
-    )
-    for _ in range(20):  # 5xx while the scheduler holds SQLite's write lock: again
-        try:
-            with urllib.request.urlopen(request, timeout=20) as response:
-                return json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            if exc.code < 500:
-                raise
-            time.sleep(1)
-    raise RuntimeError(f"{method} {path}: the API kept failing")
 
 
 def _processed(engine: sa.Engine) -> int:
@@ -117,15 +95,12 @@ def run(
             if up.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"make up did not start: {(home / 'up.log').read_text()[-2000:]}")
             time.sleep(0.5)
-        password = json.loads((home / "airflow" / "simple_auth_manager_passwords.json.generated").read_text())
-        token = _api(port, "POST", "/auth/token", body={"username": "admin", "password": password["admin"]})[
-            "access_token"
-        ]
+        token = admin_token(port, home / "airflow")
         time.sleep(5)  # let the first scheduled run (nothing to do) come and go
         dropped = time.monotonic()
         for path in files:
             os.rename(staging / path.name, drops / path.name)
-        _api(port, "POST", "/api/v2/dags/blc_watch/dagRuns", token, {"logical_date": None})
+        rest(port, "POST", "/api/v2/dags/blc_watch/dagRuns", token, {"logical_date": None})
         done = 0
         while done < count:
             if time.monotonic() - dropped > DONE_TIMEOUT_S:

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from blc.settings import Settings, get_settings
 
@@ -83,3 +84,41 @@ def run_airflow(args: list[str], settings: Settings | None = None) -> int:
     if not args or args[0] not in ("version", "config", "info", "cheat-sheet"):
         ensure_metadata_db(env)
     return subprocess.call([airflow_executable(), *args], env=env)
+
+
+def rest(port: int, method: str, path: str, token: str | None = None, body: object = None) -> Any:
+    """One call to the REST API of the Airflow listening on 127.0.0.1:`port`, JSON in and out. A 5xx
+    answer (with SQLite metadata, while the scheduler holds its write lock) is tried again, 2 s apart, up
+    to ten times; other HTTP errors are raised (urllib.error.HTTPError)."""
+    import json
+    import time
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={
+            "Content-Type": "application/json",
+            **({"Authorization": f"Bearer {token}"} if token else {}),
+        },
+    )
+    for attempt in range(10):
+        try:
+            with urllib.request.urlopen(request, timeout=20) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            if exc.code < 500 or attempt == 9:
+                raise
+            time.sleep(2)
+
+
+def admin_token(port: int, airflow_home: Path) -> str:
+    """A bearer token for the simple auth manager's `admin`, whose password Airflow writes to
+    `<AIRFLOW_HOME>/simple_auth_manager_passwords.json.generated` on its first start."""
+    import json
+
+    passwords = json.loads((airflow_home / "simple_auth_manager_passwords.json.generated").read_text())
+    answer = rest(port, "POST", "/auth/token", body={"username": "admin", "password": passwords["admin"]})
+    return str(answer["access_token"])

@@ -3,8 +3,8 @@ and the tables they publish as Airflow assets: users' own DAGs schedule on them
 (``schedule=[CAPACITY_FADE]``, or ``Asset.ref(name="blc_capacity_fade")``) and read which cells changed
 from the triggering events (docs/backfill.md).
 
-Each event's ``extra`` is small and JSON-safe: ``{"cells": [...]}`` (and for the time series the file's
-name and rows). The URIs name the tables, not a server: one platform per Airflow deployment.
+Each event's ``extra`` is small and JSON-safe: ``{"cells": [...]}`` (and for the time series the files'
+names and rows). The URIs name the tables, not a server: one platform per Airflow deployment.
 """
 
 from __future__ import annotations

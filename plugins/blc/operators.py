@@ -157,7 +157,7 @@ class CyclerFileIngestOperator(BaseOperator):
         _emit(
             context,
             [TIMESERIES],
-            file=outcome.file_label,
+            files=[outcome.file_label],
             cells=list(outcome.cells_to_process),
             rows=outcome.rows or 0,
         )

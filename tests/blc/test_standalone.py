@@ -13,12 +13,13 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from blc.airflow_env import admin_token, rest
 
 pytestmark = pytest.mark.integration
 
@@ -215,51 +216,12 @@ def test_down_stops_a_running_up(session_dirs: tuple[Path, Path], tmp_path: Path
             up.proc.kill()
 
 
-def _api(port: int, method: str, path: str, token: str | None = None, body: object = None) -> dict:  # type: ignore[type-arg]
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}",
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={
-            "Content-Type": "application/json",
-            **({"Authorization": f"Bearer {token}"} if token else {}),
-        },
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())  # type: ignore[no-any-return]
-
-
 def _runs(port: int, token: str) -> list[dict]:  # type: ignore[type-arg]
-    """The DAG's runs ([] while the API answers 500: SQLite metadata is briefly locked by the scheduler)."""
-    try:
-        return _api(port, "GET", "/api/v2/dags/blc_watch/dagRuns?limit=100", token)["dag_runs"]  # type: ignore[no-any-return]
-    except urllib.error.HTTPError as exc:
-        if exc.code >= 500:
-            return []
-        raise
+    return rest(port, "GET", "/api/v2/dags/blc_watch/dagRuns?limit=100", token)["dag_runs"]  # type: ignore[no-any-return]
 
 
 def _trigger(port: int, token: str) -> dict:  # type: ignore[type-arg]
-    for _ in range(10):  # a 500 while the scheduler holds the SQLite metadata's write lock: try again
-        try:
-            return _api(port, "POST", "/api/v2/dags/blc_watch/dagRuns", token, {"logical_date": None})
-        except urllib.error.HTTPError as exc:
-            if exc.code < 500:
-                raise
-            time.sleep(2)
-    raise AssertionError("could not trigger blc_watch")
-
-
-def _retry_500(call):  # type: ignore[no-untyped-def]
-    """The call, tried again while the API answers 5xx (the scheduler holds the SQLite metadata's lock)."""
-    for _ in range(10):
-        try:
-            return call()
-        except urllib.error.HTTPError as exc:
-            if exc.code < 500:
-                raise
-            time.sleep(2)
-    return call()
+    return rest(port, "POST", "/api/v2/dags/blc_watch/dagRuns", token, {"logical_date": None})  # type: ignore[no-any-return]
 
 
 def _ledger(env: dict[str, str]) -> dict[str, str]:
@@ -293,10 +255,7 @@ def test_files_dropped_while_the_scheduler_runs_give_runs_of_the_right_colour(
     up = Up(env, _free_port(), tmp_path / "up.stderr")
     try:
         up.wait_ready()
-        password = json.loads((home / "airflow" / "simple_auth_manager_passwords.json.generated").read_text())
-        token = _api(
-            up.port, "POST", "/auth/token", body={"username": "admin", "password": password["admin"]}
-        )["access_token"]
+        token = admin_token(up.port, home / "airflow")
 
         def settled(expected: dict[str, str]):  # type: ignore[no-untyped-def]
             def check():  # type: ignore[no-untyped-def]
@@ -340,20 +299,12 @@ def test_files_dropped_while_the_scheduler_runs_give_runs_of_the_right_colour(
 
         # Backfills through the REST API, as docs/backfill.md shows them: blc_watch over a range of dates
         # (each run finds nothing new), then blc_reprocess for a list of cells.
-        backfill = _retry_500(
-            lambda: _api(
-                up.port,
-                "POST",
-                "/api/v2/backfills",
-                token,
-                {
-                    "dag_id": "blc_watch",
-                    "from_date": "2026-12-01T00:00:00Z",
-                    "to_date": "2026-12-01T00:02:00Z",
-                    "max_active_runs": 1,
-                },
-            )
-        )
+        window = {
+            "from_date": "2026-12-01T00:00:00Z",
+            "to_date": "2026-12-01T00:02:00Z",
+            "max_active_runs": 1,
+        }
+        backfill = rest(up.port, "POST", "/api/v2/backfills", token, {"dag_id": "blc_watch", **window})
         assert backfill["dag_id"] == "blc_watch"
 
         def backfill_runs_done():  # type: ignore[no-untyped-def]
@@ -367,27 +318,18 @@ def test_files_dropped_while_the_scheduler_runs_give_runs_of_the_right_colour(
             "2026-12-01T00:02",
         ]
         assert {r["state"] for r in backfilled} == {"success"}
-        _retry_500(lambda: _api(up.port, "PATCH", "/api/v2/dags/blc_reprocess", token, {"is_paused": False}))
-        run = _retry_500(
-            lambda: _api(
-                up.port,
-                "POST",
-                "/api/v2/dags/blc_reprocess/dagRuns",
-                token,
-                {"logical_date": None, "conf": {"cells": ["good"]}},
-            )
-        )
+        rest(up.port, "PATCH", "/api/v2/dags/blc_reprocess", token, {"is_paused": False})
+        conf = {"logical_date": None, "conf": {"cells": ["good"]}}
+        run = rest(up.port, "POST", "/api/v2/dags/blc_reprocess/dagRuns", token, conf)
         path = f"/api/v2/dags/blc_reprocess/dagRuns/{run['dag_run_id']}"
 
         def reprocessed():  # type: ignore[no-untyped-def]
-            found = _retry_500(lambda: _api(up.port, "GET", path, token))
+            found = rest(up.port, "GET", path, token)
             return found if found["state"] in ("success", "failed") else None
 
         done = _wait_for("the reprocess run", reprocessed, up)
         assert done["state"] == "success"
-        cells = _retry_500(
-            lambda: _api(up.port, "GET", f"{path}/taskInstances?task_id=reprocess_cell", token)
-        )
+        cells = rest(up.port, "GET", f"{path}/taskInstances?task_id=reprocess_cell", token)
         assert [ti["rendered_map_index"] for ti in cells["task_instances"]] == ["good"]
     finally:
         up.proc.send_signal(signal.SIGINT)

@@ -7,7 +7,6 @@ every component is a real process."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -23,6 +22,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
+
+from blc.airflow_env import admin_token, rest
 
 pytestmark = pytest.mark.integration
 
@@ -60,20 +61,6 @@ def metadata_db(migrated: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
         admin.dispose()
-
-
-def _api(port: int, method: str, path: str, token: str | None = None, body: object = None):  # type: ignore[no-untyped-def]
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}",
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={
-            "Content-Type": "application/json",
-            **({"Authorization": f"Bearer {token}"} if token else {}),
-        },
-    )
-    with urllib.request.urlopen(request, timeout=20) as response:
-        return json.loads(response.read())
 
 
 def _wait(what: str, check, processes: dict[str, subprocess.Popen[bytes]], logs: Path):  # type: ignore[no-untyped-def]
@@ -150,17 +137,13 @@ def test_two_celery_workers_share_a_watch_run(  # type: ignore[no-untyped-def]
                 processes[name] = subprocess.Popen(
                     [AIRFLOW, *args], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
                 )
-        passwords = home / "simple_auth_manager_passwords.json.generated"
 
         def login() -> str | None:
-            if not passwords.exists():
-                return None
-            password = json.loads(passwords.read_text())["admin"]
-            answer = _api(port, "POST", "/auth/token", body={"username": "admin", "password": password})
-            return str(answer["access_token"])
+            passwords = home / "simple_auth_manager_passwords.json.generated"
+            return admin_token(port, home) if passwords.exists() else None
 
         token = _wait("the API server", login, processes, logs)
-        _api(port, "PATCH", "/api/v2/dags/blc_watch", token, {"is_paused": False})  # a run starts at once
+        rest(port, "PATCH", "/api/v2/dags/blc_watch", token, {"is_paused": False})  # a run starts at once
 
         def all_processed_and_runs_finished():  # type: ignore[no-untyped-def]
             with engine.connect() as conn:
@@ -169,14 +152,14 @@ def test_two_celery_workers_share_a_watch_run(  # type: ignore[no-untyped-def]
                 )
                 if done.scalar() != 8:
                     return None
-            runs = _api(port, "GET", "/api/v2/dags/blc_watch/dagRuns?limit=100", token)["dag_runs"]
+            runs = rest(port, "GET", "/api/v2/dags/blc_watch/dagRuns?limit=100", token)["dag_runs"]
             return runs if runs and all(r["state"] in ("success", "failed") for r in runs) else None
 
         runs = _wait("eight files processed", all_processed_and_runs_finished, processes, logs)
         tis = [
             ti
             for r in runs
-            for ti in _api(
+            for ti in rest(
                 port, "GET", f"/api/v2/dags/blc_watch/dagRuns/{r['dag_run_id']}/taskInstances", token
             )["task_instances"]
         ]
