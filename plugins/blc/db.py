@@ -261,7 +261,14 @@ def copy_frame(
     *,
     constants: Mapping[str, Any] | None = None,
 ) -> int:
-    """COPY a frame's columns into `table` inside the caller's transaction, chunk by chunk."""
+    """COPY a frame's columns into `table` inside the caller's transaction, chunk by chunk. ±Infinity in a
+    float column is stored as NULL, like NaN: these are derived tables (statistics, metadata), read by
+    dashboards that cannot carry a non-finite number (migration 0017)."""
+    import numpy as np
+
+    floats = frame.select_dtypes(include="floating").columns
+    if len(floats) and not np.isfinite(frame[floats].fillna(0.0).to_numpy()).all():
+        frame = frame.assign(**{c: frame[c].where(np.isfinite(frame[c]) | frame[c].isna()) for c in floats})
     return copy_frames(
         conn,
         table,

@@ -334,7 +334,11 @@ def _as_bool(value: bool | str) -> bool:
 class RedashRefreshOperator(BaseOperator):
     """Refresh the Redash queries that read what this run changed, on the Redash of the `blc_redash`
     connection (BLC_REDASH_* when it is not defined); with neither it logs that it skipped. `results` are
-    the CellProcessOperator return values of the run (missing ones ignored)."""
+    the ingest or process tasks' results of the run (missing ones ignored); a run that ingested files
+    changed the ledger and validation tables too, whatever became of the files.
+
+    A failed refresh never fails the ingestion: Redash unreachable or failing on its side is retried while
+    retries last, then, like any other refresh failure, logged as a warning (the run's report repeats it)."""
 
     template_fields: Sequence[str] = ("results",)
 
@@ -344,22 +348,29 @@ class RedashRefreshOperator(BaseOperator):
         self.results = results
 
     def execute(self, context: Any) -> list[dict[str, Any]]:
-        from blc.redash import refresh_dashboards
+        from blc.redash import LEDGER_TABLES, refresh_dashboards
 
         changed: set[str] = set()
         cells: set[str] = set()
         for result in as_list(self.results):
+            if result and ("files" in result or "status" in result):  # files went through the ledger
+                changed.update(LEDGER_TABLES)
             for cell in (result or {}).get("cells", []):
                 changed.update(cell.get("changed_tables", []))
                 cells.add(cell["cell_id"])
-        with retried_only_when_transient():
+        retries_left = context["ti"].try_number <= (self.retries or 0)
+        try:
             outcomes = refresh_dashboards(changed, cells=sorted(cells))
+        except Exception as exc:
+            if transient(exc) and retries_left:
+                raise
+            self.log.warning("Redash refresh failed: %s", exc)
+            return [{"name": "*", "status": "failed", "error": str(exc)}]
         failed = [o for o in outcomes if o.get("status") == "failed"]
-        if failed:
-            message = f"{len(failed)} Redash queries failed to refresh: {failed}"
-            if any(o.get("transient") for o in failed):  # Redash down or failing on its side: retried
-                raise ConnectionError(message)
-            raise AirflowFailException(message)
+        if failed and retries_left and any(o.get("transient") for o in failed):
+            raise ConnectionError(f"{len(failed)} Redash queries failed to refresh (Redash unreachable)")
+        for outcome in failed:
+            self.log.warning("Redash query %s did not refresh: %s", outcome["name"], outcome.get("error"))
         return outcomes
 
 
@@ -367,8 +378,8 @@ class IngestRunReportOperator(BaseOperator):
     """The run's last word: one log line per file it was offered (loaded / skipped / quarantined with the
     reason / failed / unfinished), read back from the ledger, and one per unreadable entry of the watched
     folders. It fails (so the run ends failed: docs/adr/0007) when any file was quarantined, failed or left
-    unfinished, when an entry became unreadable, or when the Redash refresh failed (`refreshed` is None:
-    a failed task returns nothing)."""
+    unfinished, or when an entry became unreadable. A Redash refresh that failed (`refreshed` holds a failed
+    outcome, or is None: a failed task returns nothing) is a warning: the files were loaded all the same."""
 
     template_fields: Sequence[str] = ("uris", "new_unreadable", "refreshed")
 
@@ -394,19 +405,19 @@ class IngestRunReportOperator(BaseOperator):
             engine_for(get_settings()),
             [str(uri) for entry in as_list(self.uris) for uri in as_list(entry)],
             new_unreadable=[str(uri) for uri in as_list(self.new_unreadable)],
-            redash_failed=self.refreshed is None,
+            redash_failed=self.refreshed is None
+            or any((o or {}).get("status") == "failed" for o in as_list(self.refreshed)),
         )
         for line in report.lines:
             (self.log.warning if line.outcome != "loaded" else self.log.info)("%s", line)
         if report.redash_failed:
-            self.log.warning("the Redash refresh failed (see refresh_redash)")
+            self.log.warning("warning: the Redash refresh failed (see refresh_redash); the files are loaded")
         self.log.info("this run: %s", report.summary())
         if report.failed:
             bad = [line for line in report.lines if line.bad]
             reasons = "; ".join(f"{line.name} {line.outcome}" for line in bad[:5])
             more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
-            redash = "; Redash refresh failed" if report.redash_failed else ""
-            raise AirflowFailException(f"{len(bad)} file(s) not loaded: {reasons}{more}{redash}")
+            raise AirflowFailException(f"{len(bad)} file(s) not loaded: {reasons}{more}")
         return {"summary": report.summary(), "lines": [str(line) for line in report.lines]}
 
 

@@ -71,7 +71,8 @@ def test_report_has_one_line_per_file_and_fails_on_any_file_not_loaded(engine, b
     ]
     assert report.failed
     assert build_report(engine, ["file:///d/ok.csv", "file:///d/twin.csv"]).failed is False
-    assert build_report(engine, ["file:///d/ok.csv"], redash_failed=True).failed is True
+    # a Redash refresh that failed is said, but the files were loaded: the run is not failed for it
+    assert build_report(engine, ["file:///d/ok.csv"], redash_failed=True).failed is False
 
 
 def test_unreadable_entries_fail_the_run_that_finds_them_only(engine, blc_env: Path) -> None:  # type: ignore[no-untyped-def]

@@ -17,7 +17,11 @@ Faithful where our client could go wrong (docs/redash.md, "Redash"):
   (failed, ``error``) as it is polled; ``updated_at`` is 0 except while started; an unknown job id
   answers 500; ``DELETE`` cancels;
 - ``GET /api/query_results/<id>`` answers the stored result; a run without parameters sets the
-  query's ``latest_query_data_id``, a parameterised one does not.
+  query's ``latest_query_data_id``, a parameterised one does not;
+- with ``database_url``, a job runs its rendered SQL on that Postgres, as Redash's worker would: an SQL
+  error fails the job with the server's message, and a result holding NaN or ±Infinity fails it with an
+  empty ``error`` (Redash 25.1's worker cannot serialise them: "Out of range float values are not JSON
+  compliant").
 
 Known simplifications: one organisation, one user (an admin), no groups or permissions, no
 dashboards or widgets; a query-based dropdown whose query never ran has no values (real Redash errors).
@@ -81,6 +85,10 @@ class _HttpError(Exception):
         self.body = body
 
 
+class _JobFailed(Exception):
+    """A job's query failed in the (emulated) worker; the message is the job's `error`."""
+
+
 def gen_query_hash(sql: str) -> str:
     """Redash's query hash: block comments and all whitespace removed, then md5."""
     return hashlib.md5("".join(_COMMENTS_RE.sub("", sql).split()).encode("utf-8")).hexdigest()
@@ -109,8 +117,10 @@ class FakeRedashServer:
         *,
         polls_to_finish: int = 2,
         data_sources: list[dict[str, Any]] | None = None,
+        database_url: str | None = None,
     ) -> None:
         self.api_key = api_key or f"fake-{secrets.token_hex(12)}"
+        self.database_url = database_url
         self.polls_to_finish = polls_to_finish
         self.requests: list[RecordedRequest] = []
         self.data_sources: dict[int, dict[str, Any]] = {
@@ -360,9 +370,15 @@ class FakeRedashServer:
         if query_id in self._failures:
             job["status"], job["error"] = FAILED, self._failures[query_id]
             return
+        columns, rows = self._rows.get(query_id, ([], []))
+        if self.database_url is not None and query_id not in self._rows:
+            try:
+                columns, rows = self._execute(job["query_text"])
+            except _JobFailed as exc:
+                job["status"], job["error"] = FAILED, str(exc)
+                return
         result_id = self._next_result_id
         self._next_result_id += 1
-        columns, rows = self._rows.get(query_id, ([], []))
         self.query_results[result_id] = {
             "id": result_id,
             "query_hash": job["query_hash"],
@@ -376,6 +392,30 @@ class FakeRedashServer:
             if query["query_hash"] == job["query_hash"] and query["data_source_id"] == job["data_source_id"]:
                 query["latest_query_data_id"] = result_id
         job["status"], job["query_result_id"] = FINISHED, result_id
+
+    def _execute(self, sql: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Run the SQL as Redash's pg query runner does; what its worker would make of the result."""
+        import math
+
+        import psycopg2
+
+        try:
+            conn = psycopg2.connect(self.database_url)
+        except psycopg2.Error as exc:
+            raise _JobFailed(str(exc).strip()) from exc
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(sql)
+                names = [column.name for column in cursor.description or []]
+                records = cursor.fetchall() if cursor.description else []
+        except psycopg2.Error as exc:
+            raise _JobFailed(str(exc).strip()) from exc
+        finally:
+            conn.close()
+        if any(isinstance(v, float) and not math.isfinite(v) for record in records for v in record):
+            raise _JobFailed("")  # the worker's ValueError on serialising; the job's error stays empty
+        columns = [{"name": n, "friendly_name": n, "type": None} for n in names]
+        return columns, [dict(zip(names, record, strict=True)) for record in records]
 
     # -- endpoints -------------------------------------------------------------------------------
 
@@ -579,7 +619,7 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload = fake.handle(method, split.path, args, body)
         except _HttpError as exc:
             status, payload = exc.status, exc.body
-        data = json.dumps(payload).encode("utf-8")
+        data = json.dumps(payload, default=str).encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
