@@ -9,18 +9,22 @@ ENV AIRFLOW__CORE__DAGS_FOLDER=/opt/airflow/dags \
     AIRFLOW__CORE__LOAD_EXAMPLES=false \
     BLC_PROJECT_ROOT=/opt/airflow
 
+# mdbtools reads Arbin .res files (Microsoft Access databases): without it they are refused.
+USER root
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends mdbtools \
+    && apt-get clean && rm -rf /var/lib/apt/lists/*
+
 USER airflow
 WORKDIR /opt/airflow
 
-# Dependencies first: this layer is rebuilt only when the lock changes. The lock pins apache-airflow
-# itself, so the base image's Airflow cannot drift. The lock has no Celery (a laptop runs LocalExecutor);
-# celery 5.7 breaks the Celery executor ("cannot import name 'retry' from 'celery.backends.database'"),
-# hence the pins.
-COPY --chown=airflow:0 requirements.lock /opt/airflow/requirements.lock
-RUN pip install --no-cache-dir \
-        -r /opt/airflow/requirements.lock \
-        "apache-airflow-providers-celery==3.26.0" \
-        "celery[redis]==5.6.3"
+# Dependencies first: this layer is rebuilt only when the lock changes. requirements-runtime.lock is the
+# runtime only (no test tools, no GPL-licensed optional reader), pinned to the same versions as the
+# development lock (`uv pip compile pyproject.toml -c requirements.lock -o requirements-runtime.lock`).
+# It pins apache-airflow itself, so the base image's Airflow cannot drift, and Celery below 5.7 (5.7.0
+# breaks the Celery executor: "cannot import name 'retry' from 'celery.backends.database'").
+COPY --chown=airflow:0 requirements-runtime.lock /opt/airflow/requirements-runtime.lock
+RUN pip install --no-cache-dir -r /opt/airflow/requirements-runtime.lock
 
 # The project itself, without dependencies (all pinned above); gives the `blc` console script.
 COPY --chown=airflow:0 pyproject.toml README.md /tmp/blc-src/

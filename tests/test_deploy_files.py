@@ -380,13 +380,46 @@ def test_dockerfile_from_pins_airflow_3_3_2() -> None:
     assert froms == ["apache/airflow:3.3.2-python3.11"]
 
 
-def test_dockerfile_installs_lock_and_project() -> None:
+def test_dockerfile_installs_the_runtime_lock_and_project() -> None:
     runs = " ".join(args for instruction, args in dockerfile_instructions() if instruction == "RUN")
 
-    assert re.search(r"pip install .*-r \S*requirements\.lock", runs)
+    assert re.search(r"pip install .*-r \S*requirements-runtime\.lock", runs)
+    assert "requirements.lock" not in runs  # the development lock (test tools, the GPL reader) stays out
     assert re.search(r"pip install .*--no-deps", runs)
-    # The lock has no Celery; celery 5.7 breaks the executor, so the image pins below it.
-    assert re.search(r'"celery\[redis\]==5\.6\.\d+"', runs)
+    assert re.search(r"apt-get install .*\bmdbtools\b", runs)  # Arbin .res files need mdb-export
+
+
+def _pins(path: Path) -> dict[str, str]:
+    return dict(re.findall(r"^([A-Za-z0-9_.\-]+(?:\[[^\]]+\])?)==(\S+)", path.read_text(), re.MULTILINE))
+
+
+def test_runtime_lock_has_no_dev_extra_and_the_development_pins() -> None:
+    runtime, development = _pins(ROOT / "requirements-runtime.lock"), _pins(ROOT / "requirements.lock")
+
+    assert not {"pytest", "pytest-timeout", "ruff", "mypy", "galvani"} & set(runtime)
+    assert {"apache-airflow", "apache-airflow-providers-celery", "celery", "great-expectations"} <= set(
+        runtime
+    )
+    assert {name: version for name, version in runtime.items() if development.get(name) != version} == {}
+    assert runtime["celery"].startswith("5.6.")  # 5.7.0 breaks the Celery executor
+
+
+def test_every_image_is_pinned_to_an_exact_version(services: dict[str, Any]) -> None:
+    for name, service in services.items():
+        image = REFERENCE.sub(lambda m: m.group("modifier").removeprefix(":-"), service.get("image", ""))
+        if not image and "<<" not in service and "build" in service:
+            continue
+        tag = image.rsplit(":", 1)[-1] if ":" in image else ""
+        assert tag and tag != "latest" and re.search(r"\d+\.\d+", tag), f"{name}: {image!r}"
+
+
+def test_every_long_running_service_has_a_healthcheck(services: dict[str, Any]) -> None:
+    one_shot = {name for name, service in services.items() if service.get("restart") == "no"}
+    missing = [
+        n for n, s in services.items() if n not in one_shot and not (s.get("healthcheck") or {}).get("test")
+    ]
+
+    assert missing == []
 
 
 @pytest.mark.parametrize("directory", ["dags", "plugins", "sql", "expectations", "redash"])
@@ -416,3 +449,15 @@ def test_env_example_names_each_variable_once() -> None:
     names = env_example_names()
 
     assert sorted({name for name in names if names.count(name) > 1}) == []
+
+
+def test_every_bind_mount_source_is_in_the_repository(services: dict[str, Any]) -> None:
+    sources = [
+        str(volume).split(":", 1)[0]
+        for service in services.values()
+        for volume in service.get("volumes", [])
+        if str(volume).startswith("./")
+    ]
+
+    assert sources, "no bind mount found: the test looks in the wrong place"
+    assert [source for source in sources if not (ROOT / source).exists()] == []
