@@ -369,9 +369,11 @@ def test_init_sql_creates_databases_with_owners_and_no_password_literal() -> Non
     sql = INIT_SQL.read_text(encoding="utf-8").lower()
 
     for database, owner in (("airflow", "airflow"), ("blc", "blc_owner"), ("redash", "redash")):
-        assert re.search(rf"create role {owner} login password :'\w+';", sql), owner
+        assert re.search(rf"create role {owner} login (createrole )?password :'\w+';", sql), owner
         assert f"create database {database} owner {owner};" in sql, database
     assert not re.search(r"password\s+'", sql)
+    # the blc owner makes blc_reader (migration 0018) and one read-only role per project
+    assert "create role blc_owner login createrole password" in sql
 
 
 def test_dockerfile_from_pins_airflow_3_3_2() -> None:

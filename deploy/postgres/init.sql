@@ -12,8 +12,9 @@ create role airflow login password :'airflow_db_password';
 create database airflow owner airflow;
 
 -- Battery data (schema blc, migrations by `blc db upgrade`). Airflow tasks and the CLI write as this owner
--- (docs/design.md §8); per-project read-only roles for Redash are made later, see docs/deploy.md.
-create role blc_owner login password :'blc_db_password';
+-- (docs/design.md §8). CREATEROLE: `blc db upgrade` makes blc_reader and `blc project add` one read-only
+-- role per project (docs/access.md); it can manage only the roles it created.
+create role blc_owner login createrole password :'blc_db_password';
 create database blc owner blc_owner;
 revoke all on database blc from public;
 

@@ -9,6 +9,7 @@
     blc reprocess [CELL_ID…] [--all] [--project NAME] [--since DATE]
     blc export CELL_ID --to DIR [--format bdf|batteryarchive] [--parquet]
     blc redash sync|refresh
+    blc project add NAME | grant NAME ROLE | list
     blc demo
     blc up [--port N] | down
     blc airflow ARGS…
@@ -190,6 +191,15 @@ def _parser() -> argparse.ArgumentParser:
     redash = command("redash", "Redash queries as code")
     redash.add_argument("action", choices=["sync", "refresh"])
 
+    project = command("project", "projects and the database roles that may read them")
+    project_actions = project.add_subparsers(dest="action", required=True)
+    project_add = project_actions.add_parser("add", help="make a project and its read-only role")
+    project_add.add_argument("name")
+    project_grant = project_actions.add_parser("grant", help="let an existing database role read a project")
+    project_grant.add_argument("name")
+    project_grant.add_argument("role")
+    project_actions.add_parser("list", help="projects, their cells, files, role and its members")
+
     command("demo", "run the whole chain over the bundled sample files")
     up = command("up", "Airflow standalone watching the drop folders (what `make up` runs); Ctrl+C stops it")
     up.add_argument("--port", type=int, help="the UI's port (default 8080, or AIRFLOW__API__PORT)")
@@ -262,6 +272,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _ingest(args)
     if args.command == "reprocess":
         return _reprocess(args, engine)
+    if args.command == "project":
+        return _project(args, engine)
     if args.command == "files":
         return cli_tables.files(args, engine)
     if args.command == "status":
@@ -463,6 +475,26 @@ def _reprocess(args: argparse.Namespace, engine: Engine) -> int:
             f"reprocessed {cell}: {outcome.cycles} cycles ({outcome.complete_cycles} complete), "
             f"processor {outcome.processor_version}, in {outcome.seconds:.2f}s"
         )
+    return EXIT_OK
+
+
+def _project(args: argparse.Namespace, engine: Engine) -> int:
+    from blc import projects
+
+    try:
+        if args.action == "add":
+            role, created = projects.add(engine, args.name)
+            print(f"project {args.name}: role {role} {'created' if created else 'already there'}")
+        elif args.action == "grant":
+            role = projects.grant(engine, args.name, args.role)
+            print(f"{args.role} may read project {args.name} (member of {role})")
+        else:
+            for row in projects.listing(engine):
+                members = ", ".join(row.members) or "-"
+                role = row.role or "- (blc project add)"
+                print(f"{row.name}: {row.cells} cells, {row.files} files, role {role}, members {members}")
+    except (projects.ProjectError, ValueError) as exc:
+        raise BadInput(str(exc)) from exc
     return EXIT_OK
 
 
