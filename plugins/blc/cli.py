@@ -526,13 +526,17 @@ def _redash(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _redash_sync(settings: Settings) -> int:
-    from blc.redash import RedashClient, sync_queries
+    from blc.redash import RedashClient, sync_data_source, sync_queries
     from blc.redash_specs import load_query_specs
 
     if not settings.redash_url or not settings.redash_api_key:
         raise BadInput("set BLC_REDASH_URL and BLC_REDASH_API_KEY to sync the queries")
     with RedashClient(settings.redash_url, settings.redash_api_key) as client:
         source_id = settings.redash_data_source_id
+        if source_id is None and settings.redash_data_source_url:
+            name = settings.redash_data_source_name
+            source_id, action = sync_data_source(client, name, settings.redash_data_source_url)
+            print(f"data source {name}: {action} (id {source_id})")
         if source_id is None:
             sources = client.list_data_sources()
             if len(sources) != 1:

@@ -28,6 +28,7 @@ from blc.redash_specs import (
     DEFAULT_QUERIES_DIR,
     RedashError,
     RedashQuerySpec,
+    RedashSpecError,
     load_query_specs,
     order_by_dropdowns,
 )
@@ -288,6 +289,21 @@ class RedashClient:
         result: list[dict[str, Any]] = self._request("GET", "/api/data_sources", what="list data sources")
         return result
 
+    def get_data_source(self, data_source_id: int) -> dict[str, Any]:
+        result: dict[str, Any] = self._request(
+            "GET", f"/api/data_sources/{data_source_id}", what=f"read data source {data_source_id}"
+        )
+        return result
+
+    def save_data_source(
+        self, name: str, options: Mapping[str, Any], data_source_id: int | None = None
+    ) -> dict[str, Any]:
+        """Create a Postgres data source, or update the one with `data_source_id`."""
+        path = "/api/data_sources" if data_source_id is None else f"/api/data_sources/{data_source_id}"
+        body = {"name": name, "type": "pg", "options": dict(options)}
+        result: dict[str, Any] = self._request("POST", path, what=f"save data source {name!r}", body=body)
+        return result
+
     def get_job(self, job_id: str) -> dict[str, Any]:
         body = self._request("GET", f"/api/jobs/{job_id}", what=f"poll job {job_id}")
         job: dict[str, Any] = body["job"]
@@ -377,6 +393,41 @@ def _needs_update(query: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
         or bool(query.get("is_draft"))
         or current_parameters != body["options"]["parameters"]
     )
+
+
+#: Redash shows a stored secret as this, and keeps the secret when it is posted back.
+SECRET_MASK = "--------"
+
+
+def sync_data_source(client: RedashClient, name: str, url: str) -> tuple[int, str]:
+    """Create or update the Postgres data source `name` to connect with `url`; (its id, what was done:
+    created, updated or unchanged). The password is sent when creating, or when the address or user
+    changed; otherwise Redash keeps the one it has (it never shows it back)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception as exc:
+        raise RedashSpecError(f"BLC_REDASH_DATA_SOURCE_URL is not a database URL ({exc})") from None
+    wanted = {
+        "host": parsed.host or "localhost",
+        "port": int(parsed.port or 5432),
+        "user": parsed.username or "",
+        "dbname": parsed.database or "",
+    }
+    existing = next((ds for ds in client.list_data_sources() if ds.get("name") == name), None)
+    if existing is None:
+        created = client.save_data_source(name, {**wanted, "password": parsed.password or ""})
+        log.info("Redash: created data source %r (id %s)", name, created["id"])
+        return int(created["id"]), "created"
+    current = client.get_data_source(int(existing["id"])).get("options") or {}
+    if all(str(current.get(key)) == str(value) for key, value in wanted.items()):
+        return int(existing["id"]), "unchanged"
+    client.save_data_source(
+        name, {**current, **wanted, "password": parsed.password or ""}, int(existing["id"])
+    )
+    log.info("Redash: updated data source %r (id %s)", name, existing["id"])
+    return int(existing["id"]), "updated"
 
 
 def sync_queries(

@@ -49,6 +49,10 @@ class Settings:
     #: environment above is the fallback when they are not defined, and all the CLI uses.
     db_conn_id: str = "blc_db"
     redash_conn_id: str = "blc_redash"
+    #: The Postgres URL Redash itself connects with (as a read-only role, from Redash's network), and the
+    #: name of the data source `blc redash sync` creates or updates with it; unset: sync uses an existing one.
+    redash_data_source_url: str | None = field(default=None, repr=False)
+    redash_data_source_name: str = "blc"
 
     @property
     def sql_dir(self) -> Path:
@@ -99,4 +103,6 @@ def get_settings() -> Settings:
         timezone=env.get("BLC_TIMEZONE", "UTC"),
         db_conn_id=env.get("BLC_DB_CONN_ID") or "blc_db",
         redash_conn_id=env.get("BLC_REDASH_CONN_ID") or "blc_redash",
+        redash_data_source_url=env.get("BLC_REDASH_DATA_SOURCE_URL") or None,
+        redash_data_source_name=env.get("BLC_REDASH_DATA_SOURCE_NAME") or "blc",
     )

@@ -23,6 +23,10 @@ Faithful where our client could go wrong (docs/redash.md, "Redash"):
   empty ``error`` (Redash 25.1's worker cannot serialise them: "Out of range float values are not JSON
   compliant").
 
+- ``/api/data_sources``: a list without options; ``POST`` creates (400 for a taken name or an unknown
+  type), ``GET``/``POST /api/data_sources/<id>`` read and update; a password reads back as ``--------``,
+  and that mask posted back keeps the stored password.
+
 Known simplifications: one organisation, one user (an admin), no groups or permissions, no
 dashboards or widgets; a query-based dropdown whose query never ran has no values (real Redash errors).
 """
@@ -126,7 +130,9 @@ class FakeRedashServer:
         self.data_sources: dict[int, dict[str, Any]] = {
             int(ds["id"]): ds
             for ds in (
-                data_sources or [{"id": 1, "name": "blc", "type": "pg", "paused": 0, "pause_reason": None}]
+                [{"id": 1, "name": "blc", "type": "pg", "paused": 0, "pause_reason": None}]
+                if data_sources is None
+                else data_sources
             )
         }
         self.queries: dict[int, dict[str, Any]] = {}
@@ -426,7 +432,17 @@ class FakeRedashServer:
                 raise _HttpError(404, {"message": NOT_FOUND_MESSAGE})
             route = parts[1:]
             if route == ["data_sources"] and method == "GET":
-                return 200, list(self.data_sources.values())
+                return 200, [self._serialize_data_source(ds, full=False) for ds in self.data_sources.values()]
+            if route == ["data_sources"] and method == "POST":
+                return 200, self._post_data_source(body)
+            if len(route) == 2 and route[0] == "data_sources" and route[1].isdigit():
+                data_source = self.data_sources.get(int(route[1]))
+                if data_source is None:
+                    raise _HttpError(404, {"message": NOT_FOUND_MESSAGE})
+                if method == "GET":
+                    return 200, self._serialize_data_source(data_source, full=True)
+                if method == "POST":
+                    return 200, self._update_data_source(data_source, body)
             if route == ["queries"] and method == "GET":
                 return 200, self._list_queries(args)
             if route == ["queries"] and method == "POST":
@@ -465,6 +481,47 @@ class FakeRedashServer:
                     raise _HttpError(404, {"message": NOT_FOUND_MESSAGE})
                 return 200, {"query_result": result}
             raise _HttpError(404, {"message": NOT_FOUND_MESSAGE})
+
+    #: What Redash shows instead of a secret option; posted back, it keeps the stored secret.
+    SECRET_MASK = "--------"
+
+    def _serialize_data_source(self, data_source: dict[str, Any], *, full: bool) -> dict[str, Any]:
+        shown = {k: v for k, v in data_source.items() if k != "options"}
+        shown.setdefault("syntax", "sql")
+        shown.setdefault("view_only", False)
+        if full:
+            options = dict(data_source.get("options") or {})
+            if "password" in options:
+                options["password"] = self.SECRET_MASK
+            shown["options"] = options
+        return shown
+
+    def _post_data_source(self, body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict) or not body.get("name") or not body.get("type"):
+            raise _HttpError(400, {"message": "Incomplete data source definition"})
+        if body["type"] != "pg":
+            raise _HttpError(400, {"message": f"Unknown data source type: {body['type']}"})
+        if any(ds["name"] == body["name"] for ds in self.data_sources.values()):
+            raise _HttpError(400, {"message": f"Data source with the name {body['name']} already exists."})
+        new_id = max(self.data_sources, default=0) + 1
+        self.data_sources[new_id] = {
+            "id": new_id,
+            "name": body["name"],
+            "type": "pg",
+            "paused": 0,
+            "pause_reason": None,
+            "options": dict(body.get("options") or {}),
+        }
+        return self._serialize_data_source(self.data_sources[new_id], full=True)
+
+    def _update_data_source(self, data_source: dict[str, Any], body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict) or not body.get("name") or not body.get("type"):
+            raise _HttpError(400, {"message": "Incomplete data source definition"})
+        options = dict(body.get("options") or {})
+        if options.get("password") == self.SECRET_MASK:  # the mask posted back keeps the secret
+            options["password"] = (data_source.get("options") or {}).get("password")
+        data_source.update(name=body["name"], options=options)
+        return self._serialize_data_source(data_source, full=True)
 
     def _list_queries(self, args: dict[str, list[str]]) -> dict[str, Any]:
         page = _int_arg(args, "page", 1)
