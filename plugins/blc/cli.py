@@ -507,7 +507,7 @@ def _redash(args: argparse.Namespace, settings: Settings) -> int:
     if settings.redash_url and not settings.redash_api_key:
         raise BadInput("BLC_REDASH_URL is set but BLC_REDASH_API_KEY is not: set both to refresh")
     from blc.process import PUBLISHED_TABLES
-    from blc.redash import LEDGER_TABLES, refresh_dashboards
+    from blc.redash_refresh import LEDGER_TABLES, refresh_dashboards
 
     # every query: per-cell ones for the most recently loaded cells (a query skipped for want of a cell
     # to show, in an empty database, is not a failure)
@@ -526,8 +526,9 @@ def _redash(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _redash_sync(settings: Settings) -> int:
-    from blc.redash import RedashClient, sync_data_source, sync_queries
+    from blc.redash_client import RedashClient
     from blc.redash_specs import load_query_specs
+    from blc.redash_sync import sync_data_source, sync_queries
 
     if not settings.redash_url or not settings.redash_api_key:
         raise BadInput("set BLC_REDASH_URL and BLC_REDASH_API_KEY to sync the queries")

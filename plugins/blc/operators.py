@@ -348,7 +348,7 @@ class RedashRefreshOperator(BaseOperator):
         self.results = results
 
     def execute(self, context: Any) -> list[dict[str, Any]]:
-        from blc.redash import LEDGER_TABLES, refresh_dashboards
+        from blc.redash_refresh import LEDGER_TABLES, refresh_dashboards
 
         changed: set[str] = set()
         cells: set[str] = set()

@@ -6,7 +6,7 @@ owns inside one transaction, keyed on content.
     publish_file        blc.ingest     one file: lock → ledger → read → number → validate → load
       load / append     blc.load       the one transaction that puts its rows into blc.timeseries
     process_cell        blc.process    a cell's cycle statistics, fade and summary (stitching: blc.stitch)
-    refresh_dashboards  blc.redash     the Redash queries that read what changed
+    refresh_dashboards  blc.redash_refresh the Redash queries that read what changed
     cell_overview …     blc.queries    what the CLI, the demo and the API read
 
 ``ingest`` is publish_file followed by process_cell (what `blc ingest` runs).
@@ -19,7 +19,7 @@ from blc.discover import Discovery, discover, discover_files
 from blc.ingest import IngestOutcome, Quarantined, fetch, ingest, project_name, publish_file
 from blc.process import PUBLISHED_TABLES, ProcessOutcome, process_cell, refresh_fade
 from blc.queries import cell_overview, cells_to_reprocess, cycle_table, fade_table, unknown_cells
-from blc.redash import refresh_dashboards
+from blc.redash_refresh import refresh_dashboards
 from processors.cycle_stats import PROCESSOR_VERSION
 
 __all__ = [

@@ -24,8 +24,9 @@ from sqlalchemy.engine import URL, make_url
 
 from blc import connections, db
 from blc.errors import ConfigurationError, SchemaNotCurrent
-from blc.redash import RedashClient, sync_queries
+from blc.redash_client import RedashClient
 from blc.redash_specs import load_query_specs
+from blc.redash_sync import sync_queries
 from blc.settings import get_settings
 from tests.fakes.redash_server import FakeRedashServer
 

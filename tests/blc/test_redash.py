@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import requests
 
-from blc.redash import RedashClient, RefreshOutcome, refresh_touched_queries, sync_queries
+from blc.redash_client import RedashClient, RefreshOutcome
+from blc.redash_refresh import refresh_touched_queries
 from blc.redash_specs import (
     RedashError,
     RedashQuerySpec,
@@ -21,6 +22,7 @@ from blc.redash_specs import (
     load_dashboard_specs,
     load_query_specs,
 )
+from blc.redash_sync import sync_queries
 from tests.fakes.redash_server import LOGIN_MESSAGE, FakeRedashServer
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from blc import db, pipeline
-from blc.redash import EMPTY_JOB_ERROR, RedashClient
+from blc.redash_client import EMPTY_JOB_ERROR, RedashClient
 from tests.fakes.redash_server import FAILED, FINISHED, FakeRedashServer
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,38 +1,25 @@
-"""Redash queries and dashboards as code, and a small Redash API client.
+"""A small client for Redash's HTTP API: list, create and update queries and data sources, run a query
+now and wait for its job. What `blc redash sync|refresh` (blc.redash_sync, blc.redash_refresh) and the
+Airflow refresh task talk to Redash with.
 
-Queries live in ``redash/queries/<slug>.sql`` with a ``<slug>.yml`` beside it (name, description, the
-tables the query ``reads`` and its parameters). ``sync_queries`` creates or updates them on a Redash
-server, keyed on the query name; ``refresh_touched_queries`` re-runs, after a pipeline run, only the
-queries that read a table the run changed, so dashboards never show results cached before the run.
-
-Redash facts this module relies on (docs/redash.md): a wrong or missing API key answers 404, not
-401; ``POST /api/queries/<id>/results`` with ``max_age: 0`` answers a job, polled on ``/api/jobs/<id>``
-until status 3 (finished, with ``query_result_id``) or 4 (failed); a missing parameter answers 400
-with a failed job; new queries are drafts.
+Redash facts it relies on (docs/redash.md): a wrong or missing API key answers 404, not 401;
+``POST /api/queries/<id>/results`` with ``max_age: 0`` answers a job, polled on ``/api/jobs/<id>`` until
+status 3 (finished, with ``query_result_id``) or 4 (failed); a missing parameter answers 400 with a failed
+job; new queries are drafts.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
 import requests
 
-from blc import connections
-from blc.redash_specs import (
-    DEFAULT_QUERIES_DIR,
-    RedashError,
-    RedashQuerySpec,
-    RedashSpecError,
-    load_query_specs,
-    order_by_dropdowns,
-)
-from blc.settings import Settings, get_settings
+from blc.redash_specs import RedashError
 
 log = logging.getLogger(__name__)
 
@@ -376,236 +363,3 @@ class RedashClient:
                 job = self.get_job(str(job["id"]))
             except RedashError as exc:
                 raise RedashError(f"{what}: {exc}", status_code=exc.status_code) from exc
-
-
-# --------------------------------------------------------------------------------------------------
-# Sync and refresh: what `blc redash sync|refresh` and RedashRefreshOperator call
-# --------------------------------------------------------------------------------------------------
-
-
-def _needs_update(query: Mapping[str, Any], body: Mapping[str, Any]) -> bool:
-    current_parameters = (query.get("options") or {}).get("parameters") or []
-    return (
-        query.get("name") != body["name"]
-        or (query.get("query") or "").strip() != body["sql"].strip()
-        or (query.get("description") or "") != body["description"]
-        or query.get("data_source_id") != body["data_source_id"]
-        or bool(query.get("is_draft"))
-        or current_parameters != body["options"]["parameters"]
-    )
-
-
-#: Redash shows a stored secret as this, and keeps the secret when it is posted back.
-SECRET_MASK = "--------"
-
-
-def sync_data_source(client: RedashClient, name: str, url: str) -> tuple[int, str]:
-    """Create or update the Postgres data source `name` to connect with `url`; (its id, what was done:
-    created, updated or unchanged). The password is sent when creating, or when the address or user
-    changed; otherwise Redash keeps the one it has (it never shows it back)."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        parsed = make_url(url)
-    except Exception as exc:
-        raise RedashSpecError(f"BLC_REDASH_DATA_SOURCE_URL is not a database URL ({exc})") from None
-    wanted = {
-        "host": parsed.host or "localhost",
-        "port": int(parsed.port or 5432),
-        "user": parsed.username or "",
-        "dbname": parsed.database or "",
-    }
-    existing = next((ds for ds in client.list_data_sources() if ds.get("name") == name), None)
-    if existing is None:
-        created = client.save_data_source(name, {**wanted, "password": parsed.password or ""})
-        log.info("Redash: created data source %r (id %s)", name, created["id"])
-        return int(created["id"]), "created"
-    current = client.get_data_source(int(existing["id"])).get("options") or {}
-    if all(str(current.get(key)) == str(value) for key, value in wanted.items()):
-        return int(existing["id"]), "unchanged"
-    client.save_data_source(
-        name, {**current, **wanted, "password": parsed.password or ""}, int(existing["id"])
-    )
-    log.info("Redash: updated data source %r (id %s)", name, existing["id"])
-    return int(existing["id"]), "updated"
-
-
-def sync_queries(
-    client: RedashClient, specs: Sequence[RedashQuerySpec], data_source_id: int
-) -> dict[str, int]:
-    """Create or update each spec's query by name, published (not a draft); answer slug → query id.
-
-    Idempotent: a second run creates nothing and changes nothing when the files did not change.
-    Dropdown queries go first so the queries that use them can point at their ids.
-    """
-    existing = client.queries_by_name()
-    query_ids: dict[str, int] = {}
-    for spec in order_by_dropdowns(specs):
-        query = existing.get(spec.name)
-        if query is None:
-            created = client.create_query(
-                spec.name, spec.sql, data_source_id, spec.description, spec.redash_options(query_ids)
-            )
-            query = created
-            log.info("Redash: created query %r (id %s)", spec.name, created["id"])
-        query_id = int(query["id"])
-        desired: dict[str, Any] = {
-            "name": spec.name,
-            "sql": spec.sql,
-            "description": spec.description,
-            "data_source_id": data_source_id,
-            "options": spec.redash_options(query_ids, query_id),
-        }
-        if _needs_update(query, desired):
-            client.update_query(
-                query_id,
-                name=spec.name,
-                sql=spec.sql,
-                data_source_id=data_source_id,
-                description=spec.description,
-                options={**(query.get("options") or {}), **desired["options"]},
-                is_draft=False,
-            )
-            log.info("Redash: updated query %r (id %s)", spec.name, query_id)
-        query_ids[spec.slug] = query_id
-    return query_ids
-
-
-def refresh_touched_queries(
-    changed_tables: set[str],
-    *,
-    base_url: str,
-    api_key: str,
-    queries_dir: Path = DEFAULT_QUERIES_DIR,
-    parameter_values: Mapping[str, Any] | None = None,
-    default_cells: Callable[[], list[str]] | None = None,
-    poll_interval_s: float = 0.5,
-    timeout_s: float = 60.0,
-    session: requests.Session | None = None,
-) -> list[RefreshOutcome]:
-    """Refresh, one after another, the queries whose ``reads`` meet ``changed_tables``.
-
-    Table names may omit the ``blc.`` schema. ``parameter_values`` (e.g. ``{"cell_id": [...]}``, the
-    cells a run touched) override the specs' defaults; without a ``cell_id`` value, ``default_cells()``
-    gives one (asked once, after the server answered); a query with a parameter that has no value is
-    reported ``skipped``. A query absent from the server is reported ``failed`` (run ``blc redash sync``),
-    and so is a refresh that raised; only a failure to list the queries (bad URL or key) raises.
-    """
-    specs = [spec for spec in load_query_specs(queries_dir) if spec.reads_any(changed_tables)]
-    if not specs:
-        return []
-    outcomes: list[RefreshOutcome] = []
-    with RedashClient(
-        base_url, api_key, session=session, poll_interval_s=poll_interval_s, timeout_s=timeout_s
-    ) as client:
-        on_server = client.queries_by_name()
-        values_given = dict(parameter_values or {})
-        for spec in specs:
-            wants_cells = any(p.name == "cell_id" for p in spec.parameters)
-            if wants_cells and "cell_id" not in values_given and default_cells is not None:
-                values_given["cell_id"] = default_cells() or None
-            parameter_values = {k: v for k, v in values_given.items() if v is not None}
-            query = on_server.get(spec.name)
-            if query is None:
-                outcome = RefreshOutcome(
-                    query_id=None,
-                    name=spec.name,
-                    status="failed",
-                    error=f"query {spec.name!r} ({spec.slug}) is not on {client.base_url}: "
-                    "run `blc redash sync`",
-                )
-            else:
-                values = spec.parameter_values(parameter_values)
-                missing = [p.name for p in spec.parameters if p.name not in values]
-                if missing:
-                    outcome = RefreshOutcome(
-                        query_id=int(query["id"]),
-                        name=spec.name,
-                        status="skipped",
-                        error=f"no value for parameter(s) {', '.join(missing)}: pass parameter_values "
-                        f"or set a default in {spec.slug}.yml",
-                    )
-                else:
-                    try:
-                        outcome = client.refresh_query(int(query["id"]), values, name=spec.name)
-                    except RedashError as exc:
-                        outcome = RefreshOutcome(
-                            query_id=int(query["id"]),
-                            name=spec.name,
-                            status="failed",
-                            error=str(exc),
-                            transient=exc.transient,
-                        )
-            log.info(
-                "Redash refresh %s: %s%s",
-                spec.name,
-                outcome.status,
-                f" ({outcome.error})" if outcome.error else "",
-            )
-            outcomes.append(outcome)
-    return outcomes
-
-
-#: What every ingest writes, whatever became of its files: the ledger and the validation results (and
-#: the view of findings over them).
-LEDGER_TABLES = ("blc.source_file", "blc.validation_result", "blc.validation_finding")
-#: Per-cell queries refreshed without a run's cells (`blc redash refresh`) run for this many most recently
-#: loaded cells, what a dashboard opened now would show first.
-RECENT_CELLS = 5
-
-
-def recent_cells(settings: Settings, limit: int = RECENT_CELLS) -> list[str]:
-    """The cells whose files were loaded last, newest first; none (with a warning) when the database
-    cannot say: the refresh goes on without them."""
-    import sqlalchemy as sa
-
-    from blc.db import engine_for
-
-    try:
-        with engine_for(settings).connect() as conn:
-            rows = conn.execute(
-                sa.text(
-                    "select cell_id from blc.source_file where cell_id is not null and status = 'processed'"
-                    " group by cell_id order by max(loaded_at) desc nulls last, cell_id limit :limit"
-                ),
-                {"limit": limit},
-            )
-            return [str(cell) for cell in rows.scalars()]
-    except Exception as exc:  # the database down or not set up: per-cell queries are skipped, not fatal
-        log.warning("no recent cells for the per-cell Redash queries (%s: %s)", type(exc).__name__, exc)
-        return []
-
-
-def refresh_dashboards(
-    changed_tables: set[str], *, cells: list[str] | None = None, settings: Settings | None = None
-) -> list[dict[str, Any]]:
-    """Refresh the Redash queries reading `changed_tables`; per-cell queries run for the touched `cells`,
-    else for the most recently loaded ones. Inside an Airflow task Redash is the `blc_redash` connection's
-    (BLC_REDASH_* when it is not defined). Without a URL, or with a URL and no API key yet (Redash being
-    set up), nothing is refreshed and a run is not failed for it."""
-    settings = settings or get_settings()
-    target = connections.redash_target(settings)
-    if not target.url:  # only the environment can leave it out
-        log.info("BLC_REDASH_URL is not set: Redash refresh skipped")
-        return []
-    if not changed_tables:
-        log.info("nothing changed: no Redash query to refresh")
-        return []
-    if not target.api_key:
-        log.warning(
-            "Redash refresh skipped: %s has no API key yet (set %s once Redash is set up)",
-            target.url,
-            target.api_key_setting,
-        )
-        return []
-    outcomes = refresh_touched_queries(
-        changed_tables,
-        base_url=target.url,
-        api_key=target.api_key,
-        queries_dir=settings.redash_dir / "queries",
-        parameter_values={"cell_id": sorted(cells)} if cells else None,
-        default_cells=lambda: recent_cells(settings),
-    )
-    for outcome in outcomes:
-        log.info("Redash query %s: %s", outcome.name, outcome.status)
-    return [o.as_dict() for o in outcomes]
