@@ -89,7 +89,7 @@ class DiscoverCyclerFilesOperator(BaseOperator):
         super().__init__(**kwargs)
         self.share_dirs = share_dirs
         self.batch = batch
-        self.slots = slots if slots is not None else _parallel_slots()
+        self.slots = slots  # None: the deployment's, read when the task runs (_parallel_slots)
 
     def execute(self, context: Any) -> list[str] | list[list[str]]:
         import dataclasses
@@ -107,7 +107,7 @@ class DiscoverCyclerFilesOperator(BaseOperator):
         context["ti"].xcom_push(key="new_unreadable", value=found.new_unreadable)
         if not self.batch:
             return found.uris
-        batches = found.batches(slots=self.slots)
+        batches = found.batches(slots=self.slots or _parallel_slots())
         self.log.info("%d file(s) in %d task(s)", len(found.uris), len(batches))
         return batches
 

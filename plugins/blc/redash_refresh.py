@@ -50,12 +50,15 @@ def refresh_touched_queries(
         base_url, api_key, session=session, poll_interval_s=poll_interval_s, timeout_s=timeout_s
     ) as client:
         on_server = client.queries_by_name()
-        values_given = dict(parameter_values or {})
+        given = dict(parameter_values or {})
+        ask_cells = default_cells  # asked once, by the first query that needs cells
         for spec in specs:
-            wants_cells = any(p.name == "cell_id" for p in spec.parameters)
-            if wants_cells and "cell_id" not in values_given and default_cells is not None:
-                values_given["cell_id"] = default_cells() or None
-            parameter_values = {k: v for k, v in values_given.items() if v is not None}
+            wants_cells = any(parameter.name == "cell_id" for parameter in spec.parameters)
+            if ask_cells is not None and "cell_id" not in given and wants_cells:
+                cells = ask_cells()
+                ask_cells = None
+                if cells:
+                    given["cell_id"] = cells
             query = on_server.get(spec.name)
             if query is None:
                 outcome = RefreshOutcome(
@@ -66,7 +69,7 @@ def refresh_touched_queries(
                     "run `blc redash sync`",
                 )
             else:
-                values = spec.parameter_values(parameter_values)
+                values = spec.parameter_values(given)
                 missing = [p.name for p in spec.parameters if p.name not in values]
                 if missing:
                     outcome = RefreshOutcome(
