@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,7 +26,7 @@ if str(ROOT / "plugins") not in sys.path:
     sys.path.insert(0, str(ROOT / "plugins"))
 
 from blc import synthetic  # noqa: E402
-from blc.airflow_env import admin_token, rest  # noqa: E402
+from blc.airflow_env import admin_token, free_port, rest  # noqa: E402
 
 READY_TIMEOUT_S = 180
 DONE_TIMEOUT_S = 900
@@ -43,12 +42,6 @@ def seeded_files(folder: Path, count: int, rows: int, seed: int) -> list[Path]:
             synthetic.write_arbin_csv(path, rows, seed=seed + n)
         stamp.write_text("ok\n")
     return paths
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _processed(engine: sa.Engine) -> int:
@@ -70,7 +63,7 @@ def run(
     staging.mkdir()
     for path in files:  # on the drop folder's file system, so that the drop is a rename
         shutil.copy2(path, staging / path.name)
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "BLC_"))}
     env.update(
         BLC_HOME=str(home),

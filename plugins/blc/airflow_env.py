@@ -122,3 +122,12 @@ def admin_token(port: int, airflow_home: Path) -> str:
     passwords = json.loads((airflow_home / "simple_auth_manager_passwords.json.generated").read_text())
     answer = rest(port, "POST", "/auth/token", body={"username": "admin", "password": passwords["admin"]})
     return str(answer["access_token"])
+
+
+def free_port() -> int:
+    """A local TCP port nothing listens on now (the kernel's pick), for an Airflow API server of its own."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

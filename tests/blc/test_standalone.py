@@ -8,7 +8,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,19 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from blc.airflow_env import admin_token, rest
+from blc.airflow_env import admin_token, free_port, rest
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_S = 120
 STOP_TIMEOUT_S = 60
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _env(home: Path, drops: Path) -> dict[str, str]:
@@ -184,7 +177,7 @@ def test_up_prints_the_login_last_and_ctrl_c_stops_everything(
     session_dirs: tuple[Path, Path], tmp_path: Path
 ) -> None:
     home, drops = session_dirs
-    up = Up(_env(home, drops), _free_port(), tmp_path / "up.stderr")
+    up = Up(_env(home, drops), free_port(), tmp_path / "up.stderr")
     try:
         sid = _assert_ready(up, drops, home)
         assert (home / "airflow" / "standalone.log").stat().st_size > 0  # Airflow's output went there
@@ -203,7 +196,7 @@ def test_down_stops_a_running_up(session_dirs: tuple[Path, Path], tmp_path: Path
     idle = _standalone(env, "down", timeout=60)
     assert (idle.returncode, idle.stdout.strip()) == (0, "nothing running"), idle.stdout + idle.stderr
 
-    up = Up(env, _free_port(), tmp_path / "up.stderr")
+    up = Up(env, free_port(), tmp_path / "up.stderr")
     try:
         sid = _assert_ready(up, drops, home)
         down = _standalone(env, "down", timeout=STOP_TIMEOUT_S)
@@ -252,7 +245,7 @@ def test_files_dropped_while_the_scheduler_runs_give_runs_of_the_right_colour(
     green run, a bad one dropped later is quarantined by a red run, and the run after it is green again."""
     home, drops = session_dirs
     env = {**_env(home, drops), "BLC_SETTLE_SECONDS": "0"}
-    up = Up(env, _free_port(), tmp_path / "up.stderr")
+    up = Up(env, free_port(), tmp_path / "up.stderr")
     try:
         up.wait_ready()
         token = admin_token(up.port, home / "airflow")

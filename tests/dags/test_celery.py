@@ -23,7 +23,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from blc.airflow_env import admin_token, rest
+from blc.airflow_env import admin_token, free_port, rest
 
 pytestmark = pytest.mark.integration
 
@@ -38,12 +38,6 @@ def _redis_answers() -> bool:
     with socket.socket() as probe:
         probe.settimeout(2)
         return probe.connect_ex(("127.0.0.1", 6379)) == 0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -89,7 +83,7 @@ def test_two_celery_workers_share_a_watch_run(  # type: ignore[no-untyped-def]
         (blc_env / f"cell_{n}.csv").write_bytes(
             b"".join([lines[0], lines[1].replace(b",", b"," + b" " * (n + 1), 1), *lines[2:]])
         )
-    port = _free_port()
+    port = free_port()
     home = tmp_path / "airflow"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
     env.update(
